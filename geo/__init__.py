@@ -1,0 +1,1 @@
+"""Spatial building blocks: coordinate systems, the spatial index and location queries."""

@@ -1,0 +1,43 @@
+"""Service settings, read from ONEMAP_* environment variables, with defaults that serve the demo town."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The GeoPackage shipped with the code: the synthetic demo town.
+DEMO_GPKG = Path(__file__).resolve().parent.parent / "data" / "demo_town.gpkg"
+
+#: Naiman Banner (奈曼旗) with a margin: coordinates outside are refused as "outside the area".
+NAIMAN_REGION = (119.8, 41.7, 122.1, 44.0)
+
+
+class Settings(BaseSettings):
+    """Where the data lives, which area it covers, and the service's limits."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_", env_file=".env", extra="ignore")
+
+    data: Path = Field(DEMO_GPKG, description="GeoPackage file holding the layers")
+    region_bbox: tuple[float, float, float, float] = Field(
+        NAIMAN_REGION, description="min_lon,min_lat,max_lon,max_lat of the service area; data outside is refused"
+    )
+    default_limit: int = Field(100, ge=1, le=10_000, description="items per page when the client gives no limit")
+    max_limit: int = Field(10_000, ge=1, le=100_000, description="largest page a client may ask for")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    @field_validator("region_bbox", mode="before")
+    @classmethod
+    def _parse_bbox(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(float(v) for v in value.split(","))
+        return value
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests clear the cache to change them)."""
+    return Settings()
