@@ -1,0 +1,1 @@
+"""The HTTP service: OGC API – Features for GIS clients plus onemap's domain endpoints."""

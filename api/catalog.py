@@ -1,0 +1,77 @@
+"""Layers held in memory with their spatial indexes: what the service answers queries from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+
+from geo.index import BBox, SpatialIndex
+from layers import LAYERS, Layer, get_layer
+from store import DatasetInfo, Store
+
+
+class FeatureNotFound(LookupError):
+    """A feature id that the layer does not hold."""
+
+
+@dataclass
+class LayerData:
+    """One layer's features (fid-indexed, EPSG:4326) and the R-tree over them."""
+
+    layer: Layer
+    frame: gpd.GeoDataFrame
+    index: SpatialIndex
+
+    @classmethod
+    def build(cls, layer: Layer, frame: gpd.GeoDataFrame) -> LayerData:
+        """Index a freshly read frame (sorted by fid, so pages come in id order)."""
+        frame = frame.sort_index()
+        return cls(layer, frame, SpatialIndex(frame.index.to_numpy(), frame.geometry.to_numpy()))
+
+    @property
+    def fids(self) -> np.ndarray:
+        """All feature ids, ascending."""
+        return self.frame.index.to_numpy()
+
+    def extent(self) -> BBox | None:
+        """Bounding box of all features, or None for an empty layer."""
+        if self.frame.empty:
+            return None
+        min_lon, min_lat, max_lon, max_lat = (float(v) for v in self.frame.total_bounds)
+        return (min_lon, min_lat, max_lon, max_lat)
+
+    def positions(self, fids: np.ndarray) -> np.ndarray:
+        """Row positions of the given fids (all must exist)."""
+        return self.frame.index.get_indexer(fids)
+
+    def feature(self, fid: int) -> gpd.GeoDataFrame:
+        """A one-row frame for `fid`, or FeatureNotFound."""
+        if fid not in self.frame.index:
+            raise FeatureNotFound(f"collection {self.layer.id!r} has no feature with id {fid}")
+        return self.frame.loc[[fid]]
+
+
+class Catalog(Mapping[str, LayerData]):
+    """Every declared layer, loaded from one store at start-up."""
+
+    def __init__(self, info: DatasetInfo, layers: Mapping[str, LayerData]) -> None:
+        self.info = info
+        self._layers = dict(layers)
+
+    @classmethod
+    def load(cls, store: Store) -> Catalog:
+        """Read and index every declared layer (absent layers are served empty)."""
+        return cls(store.info(), {layer.id: LayerData.build(layer, store.read(layer)) for layer in LAYERS.values()})
+
+    def __getitem__(self, layer_id: str) -> LayerData:
+        get_layer(layer_id)  # raises UnknownLayer with the list of known ids
+        return self._layers[layer_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._layers)
+
+    def __len__(self) -> int:
+        return len(self._layers)

@@ -1,0 +1,57 @@
+"""One error mapping and one JSON shape: domain exceptions become 4xx with a message a person can act on."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.catalog import FeatureNotFound
+from geo.errors import GeoError, InvalidBBox
+from layers import UnknownLayer
+
+
+class InvalidParameter(ValueError):
+    """A query parameter that is malformed or not allowed here."""
+
+
+class UnknownVillage(LookupError):
+    """A village id or code that the villages layer does not hold."""
+
+
+STATUS_CODES: dict[type[Exception], int] = {
+    UnknownLayer: status.HTTP_404_NOT_FOUND,
+    FeatureNotFound: status.HTTP_404_NOT_FOUND,
+    UnknownVillage: status.HTTP_404_NOT_FOUND,
+    InvalidBBox: status.HTTP_400_BAD_REQUEST,
+    InvalidParameter: status.HTTP_400_BAD_REQUEST,
+    GeoError: status.HTTP_400_BAD_REQUEST,
+}
+
+
+def _problem(code: int, title: str, detail: str) -> JSONResponse:
+    return JSONResponse({"code": title, "description": detail, "detail": detail}, status_code=code)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body"))
+        parts.append(f"{where}: {error.get('msg', 'invalid value')} (got {error.get('input')!r})")
+    return "; ".join(parts) or "invalid request"
+
+
+def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int] = STATUS_CODES) -> None:
+    """Register a handler per domain exception, and turn parameter validation errors into 400s."""
+    for exc_type, code in status_codes.items():
+
+        def handler(request: Request, exc: Exception, code: int = code) -> JSONResponse:
+            return _problem(code, type(exc).__name__, str(exc))
+
+        app.add_exception_handler(exc_type, handler)
+
+    def validation_handler(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return _problem(status.HTTP_400_BAD_REQUEST, "InvalidParameterValue", _validation_message(exc))
+
+    app.add_exception_handler(RequestValidationError, validation_handler)

@@ -1,0 +1,50 @@
+"""Wiring only: settings → data → app → routers → error handlers → health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import onemap
+from api.catalog import Catalog
+from api.errors import add_exception_handlers
+from api.openapi import openapi_30
+from api.routes import ogc, villages
+from onemap.settings import Settings, get_settings
+from store import open_store
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The onemap service over the GeoPackage named in the settings."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.data.exists():
+            raise RuntimeError(f"data file {settings.data} does not exist: run `onemap demo` or set ONEMAP_DATA")
+        app.state.catalog = Catalog.load(open_store(str(settings.data)))
+        yield
+
+    app = FastAPI(
+        title="onemap 一张图",
+        version=onemap.__version__,
+        description="乡镇安全风险一张图: OGC API – Features for GIS clients, plus township safety endpoints.",
+        openapi_url="/api",
+        docs_url="/api.html",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.openapi = lambda: openapi_30(app)  # type: ignore[method-assign]
+    app.include_router(ogc.router)
+    app.include_router(villages.router)
+    add_exception_handlers(app)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        """The process answers."""
+        return {"status": "ok"}
+
+    return app

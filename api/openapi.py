@@ -1,0 +1,56 @@
+"""The API definition as OpenAPI 3.0, which the OGC oas30 conformance class and older GIS clients expect.
+
+FastAPI writes OpenAPI 3.1 (JSON Schema 2020-12); the few constructs that differ are rewritten here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+
+def _downgrade(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_downgrade(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _downgrade(value) for key, value in node.items()}
+    for key in ("anyOf", "oneOf"):
+        options = node.get(key)
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [o for o in options if o != {"type": "null"}]
+            node.pop(key)
+            if len(rest) == 1:
+                node.update(rest[0] if "$ref" not in rest[0] else {"allOf": [rest[0]]})
+            else:
+                node[key] = rest
+            node["nullable"] = True
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+    if isinstance(node.get("examples"), list) and "type" in node:
+        examples = node.pop("examples")
+        if examples:
+            node["example"] = examples[0]
+    for bound, flag in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(node.get(bound), int | float) and not isinstance(node.get(bound), bool):
+            node[flag] = node.pop(bound)
+            node[bound] = True
+    if isinstance(node.get("type"), list):
+        types = [t for t in node["type"] if t != "null"]
+        if len(types) < len(node["type"]):
+            node["nullable"] = True
+        node["type"] = types[0] if len(types) == 1 else types
+    node.pop("$schema", None)
+    return node
+
+
+def openapi_30(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI document in version 3.0.3, built once and cached on the app."""
+    if app.openapi_schema is None:
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        spec = _downgrade(spec)
+        spec["openapi"] = "3.0.3"
+        app.openapi_schema = spec
+    return app.openapi_schema

@@ -1,0 +1,68 @@
+"""Per-village views of the data: what lies inside one village's boundary."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+
+from api.errors import UnknownVillage
+from api.routes.ogc import CatalogDep
+from layers import LAYERS
+
+router = APIRouter(prefix="/villages", tags=["villages"])
+
+
+class LayerCount(BaseModel):
+    """How many features of one layer touch the village."""
+
+    layer: str = Field(description="layer id")
+    title: str = Field(description="Chinese layer title")
+    count: int = Field(ge=0)
+
+
+class VillageSummary(BaseModel):
+    """A village and the count of each layer's features inside it (touching its boundary counts)."""
+
+    id: int
+    name: str
+    code: str
+    population: int | None
+    households: int | None
+    counts: list[LayerCount]
+
+
+@router.get("/{village_id}/summary", summary="Counts of each layer inside a village")
+def village_summary(
+    village_id: Annotated[str, Path(description="Village fid, or its 12-digit division code")], cat: CatalogDep
+) -> VillageSummary:
+    """For every other layer, the number of features intersecting the village polygon."""
+    villages = cat["villages"]
+    frame = villages.frame
+    if village_id.isdigit() and len(village_id) == 12:
+        match = frame.index[frame["code"] == village_id]
+    elif village_id.isdigit() and int(village_id) in frame.index:
+        match = frame.index[frame.index == int(village_id)]
+    else:
+        match = frame.index[:0]
+    if not len(match):
+        raise UnknownVillage(
+            f"no village with id or code {village_id!r}: use a fid or 12-digit code from /collections/villages/items"
+        )
+    fid = int(match[0])
+    row: dict[str, Any] = frame.loc[fid].to_dict()
+    polygon = villages.index.geometry(fid)
+    counts = [
+        LayerCount(layer=layer_id, title=LAYERS[layer_id].title, count=len(cat[layer_id].index.query(polygon)))
+        for layer_id in cat
+        if layer_id != "villages"
+    ]
+    return VillageSummary(
+        id=fid,
+        name=row["name"],
+        code=row["code"],
+        population=None if row["population"] is None else int(row["population"]),
+        households=None if row["households"] is None else int(row["households"]),
+        counts=counts,
+    )
