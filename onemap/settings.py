@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: The GeoPackage shipped with the code: the synthetic demo town.
 DEMO_GPKG = Path(__file__).resolve().parent.parent / "data" / "demo_town.gpkg"
@@ -21,7 +22,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ONEMAP_", env_file=".env", extra="ignore")
 
     data: Path = Field(DEMO_GPKG, description="GeoPackage file holding the layers")
-    region_bbox: tuple[float, float, float, float] = Field(
+    region_bbox: Annotated[tuple[float, float, float, float], NoDecode] = Field(
         NAIMAN_REGION, description="min_lon,min_lat,max_lon,max_lat of the service area; data outside is refused"
     )
     default_limit: int = Field(100, ge=1, le=10_000, description="items per page when the client gives no limit")
@@ -33,7 +34,15 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_bbox(cls, value: object) -> object:
         if isinstance(value, str):
-            return tuple(float(v) for v in value.split(","))
+            return tuple(v.strip() for v in value.split(","))
+        return value
+
+    @field_validator("region_bbox")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        min_lon, min_lat, max_lon, max_lat = value
+        if not (-180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90):
+            raise ValueError(f"region_bbox must be min_lon,min_lat,max_lon,max_lat in degrees, got {value}")
         return value
 
 

@@ -1,0 +1,207 @@
+"""Benchmark the running service: items pages with bbox filters on 1,000,000 points and 200,000 lines.
+
+Builds a GeoPackage of generated features (fixed seed), starts `onemap serve` on a loopback port and times real
+HTTP requests. Reports start-up (read + index build), the server's peak memory, and median/p95 latency per
+query kind, against a brute-force scan of the same bbox as the reference ratio.
+`python -m bench.bench_items --help` lists the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import httpx
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.crs import WGS84
+from layers import get_layer
+from layers.frames import coerce
+from store import GeoPackageStore
+
+CENTER_LON, CENTER_LAT = 120.6, 42.85
+HALF_LON, HALF_LAT = 0.5, 0.4
+BBOX_SIZES_DEG = {"~200 m": 0.0025, "~1 km": 0.012, "~5 km": 0.06}
+DEFAULT_OUT = Path(__file__).parent / "results" / "items.json"
+
+
+def generate(path: Path, points: int, lines: int, seed: int) -> None:
+    """Write `points` accidents and `lines` roads, uniformly spread over a banner-sized area."""
+    rng = np.random.default_rng(seed)
+    lon = rng.uniform(CENTER_LON - HALF_LON, CENTER_LON + HALF_LON, points)
+    lat = rng.uniform(CENTER_LAT - HALF_LAT, CENTER_LAT + HALF_LAT, points)
+    accidents = get_layer("accidents")
+    severity = rng.choice(["fatal", "injury", "property"], size=points, p=[0.05, 0.35, 0.6])
+    frame = pd.DataFrame(
+        {
+            "occurred_at": pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 3 * 365 * 24, points), unit="h"),
+            "severity": severity,
+            "deaths": np.where(severity == "fatal", 1, 0),
+            "injuries": np.where(severity == "injury", 1, 0),
+            "crash_type": "other",
+            "road_id": rng.integers(1, max(lines, 1) + 1, points),
+            "drunk_driving": False,
+            "drug_driving": False,
+            "description": None,
+        }
+    )
+    frame.index = pd.RangeIndex(1, points + 1, name="fid")
+    GeoPackageStore(path).replace(
+        accidents, gpd.GeoDataFrame(coerce(accidents, frame), geometry=shapely.points(lon, lat), crs=WGS84)
+    )
+    roads = get_layer("roads")
+    start_lon = rng.uniform(CENTER_LON - HALF_LON, CENTER_LON + HALF_LON, lines)
+    start_lat = rng.uniform(CENTER_LAT - HALF_LAT, CENTER_LAT + HALF_LAT, lines)
+    steps = rng.normal(0, 0.002, (lines, 3, 2)).cumsum(axis=1)
+    coords = np.concatenate([np.stack([start_lon, start_lat], axis=1)[:, None, :], steps + np.stack([start_lon, start_lat], axis=1)[:, None, :]], axis=1)
+    geoms = shapely.linestrings(coords)
+    road_frame = pd.DataFrame(
+        {
+            "name": "bench road",
+            "route_code": None,
+            "admin_class": "C",
+            "tech_class": "class4",
+            "lanes": 2,
+            "speed_limit_kmh": 40,
+            "surface": "concrete",
+            "aadt": None,
+            "grade_separated": False,
+        },
+        index=pd.RangeIndex(1, lines + 1, name="fid"),
+    )
+    GeoPackageStore(path).replace(roads, gpd.GeoDataFrame(coerce(roads, road_frame), geometry=geoms, crs=WGS84))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _bboxes(rng: np.random.Generator, size: float, n: int) -> list[tuple[float, float, float, float]]:
+    lon = rng.uniform(CENTER_LON - HALF_LON, CENTER_LON + HALF_LON - size, n)
+    lat = rng.uniform(CENTER_LAT - HALF_LAT, CENTER_LAT + HALF_LAT - size, n)
+    return [(a, b, a + size, b + size) for a, b in zip(lon, lat, strict=True)]
+
+
+def _time(client: httpx.Client, url: str, params: dict[str, str]) -> tuple[float, dict]:
+    t0 = time.perf_counter()
+    response = client.get(url, params=params)
+    elapsed = time.perf_counter() - t0
+    response.raise_for_status()
+    return elapsed, response.json()
+
+
+def _stats(samples: list[float]) -> dict[str, float]:
+    ms = sorted(s * 1000 for s in samples)
+    return {"median_ms": statistics.median(ms), "p95_ms": ms[max(int(round(0.95 * len(ms))) - 1, 0)], "n": len(ms)}
+
+
+def run(points: int, lines: int, queries: int, seed: int) -> dict:
+    """Generate, serve, measure; returns the results as a dict."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.gpkg"
+        t0 = time.perf_counter()
+        generate(path, points, lines, seed)
+        generate_s = time.perf_counter() - t0
+        port = _free_port()
+        env = {**os.environ, "ONEMAP_DATA": str(path)}
+        cmd = [sys.executable, "-m", "onemap", "serve", "--port", str(port)]
+        server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            t0 = time.perf_counter()
+            with httpx.Client(base_url=base, timeout=120) as client:
+                while True:
+                    try:
+                        if client.get("/healthz").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        time.sleep(0.05)
+                startup_s = time.perf_counter() - t0
+                rng = np.random.default_rng(seed + 1)
+                results: dict = {"generate_s": generate_s, "startup_s": startup_s, "queries": {}}
+                for layer_id, label in (("accidents", f"{points:,} points"), ("roads", f"{lines:,} lines")):
+                    frame = gpd.read_file(path, layer=layer_id, columns=[]) if queries else None
+                    geoms = frame.geometry.to_numpy() if frame is not None else None
+                    for size_label, size in BBOX_SIZES_DEG.items():
+                        samples, matched, scan = [], [], []
+                        for bbox in _bboxes(rng, size, queries):
+                            params = {"bbox": ",".join(f"{v:.6f}" for v in bbox), "limit": "100"}
+                            elapsed, body = _time(client, f"/collections/{layer_id}/items", params)
+                            samples.append(elapsed)
+                            matched.append(body["numberMatched"])
+                        for bbox in _bboxes(rng, size, max(queries // 10, 3)):
+                            t1 = time.perf_counter()
+                            shapely.intersects(geoms, shapely.box(*bbox))
+                            scan.append(time.perf_counter() - t1)
+                        stats = _stats(samples)
+                        stats["median_matched"] = statistics.median(matched)
+                        stats["scan_median_ms"] = statistics.median(scan) * 1000
+                        stats["scan_to_request_ratio"] = stats["scan_median_ms"] / stats["median_ms"]
+                        results["queries"][f"{label}, bbox {size_label}, limit 100"] = stats
+                    pages = []
+                    for offset in rng.integers(0, 100_000 if layer_id == "accidents" else 20_000, queries // 2 or 1):
+                        elapsed, _ = _time(client, f"/collections/{layer_id}/items", {"limit": "100", "offset": str(offset)})
+                        pages.append(elapsed)
+                    results["queries"][f"{label}, page of 100 at random offset"] = _stats(pages)
+                results["server_peak_rss_mb"] = _peak_rss_mb(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    results.update({"points": points, "lines": lines, "queries_per_kind": queries, "seed": seed})
+    return results
+
+
+def table(results: dict) -> str:
+    """The results as a Markdown table."""
+    rows = [
+        f"Generated {results['points']:,} points + {results['lines']:,} lines; server start-up (read + index) "
+        f"{results['startup_s']:.1f} s, peak RSS {results['server_peak_rss_mb']:.0f} MB.",
+        "",
+        "| request | median ms | p95 ms | median matched | full scan median ms | scan / request |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, s in results["queries"].items():
+        matched = f"{s['median_matched']:.0f}" if "median_matched" in s else "–"
+        scan = f"{s['scan_median_ms']:.1f}" if "scan_median_ms" in s else "–"
+        ratio = f"{s['scan_to_request_ratio']:.1f}×" if "scan_to_request_ratio" in s else "–"
+        rows.append(f"| {name} | {s['median_ms']:.1f} | {s['p95_ms']:.1f} | {matched} | {scan} | {ratio} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--lines", type=int, default=200_000)
+    parser.add_argument("--queries", type=int, default=200, help="requests per query kind")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    results = run(args.points, args.lines, args.queries, args.seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
