@@ -19,7 +19,7 @@ RESERVED = frozenset({"bbox", "bbox-crs", "limit", "offset", "f", "datetime", "c
 
 
 def parse_bbox(text: str) -> BBox:
-    """"min_lon,min_lat,max_lon,max_lat" (or 6 numbers with heights, which are ignored) in CRS84."""
+    """ "min_lon,min_lat,max_lon,max_lat" (or 6 numbers with heights, which are ignored) in CRS84."""
     parts = [p.strip() for p in text.split(",")]
     if len(parts) not in (4, 6):
         raise InvalidBBox(f"bbox needs 4 numbers min_lon,min_lat,max_lon,max_lat (or 6 with heights), got {text!r}")
@@ -40,7 +40,9 @@ def parse_bbox(text: str) -> BBox:
     if min_lat > max_lat:
         raise InvalidBBox(f"bbox min_lat must be <= max_lat, got {text!r}")
     if min_lon > max_lon:
-        raise InvalidBBox(f"bbox min_lon must be <= max_lon (boxes across the antimeridian are not supported), got {text!r}")
+        raise InvalidBBox(
+            f"bbox min_lon must be <= max_lon (boxes across the antimeridian are not supported), got {text!r}"
+        )
     return (min_lon, min_lat, max_lon, max_lat)
 
 
@@ -66,7 +68,9 @@ SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 def page_param(
     settings: SettingsDep,
-    limit: Annotated[int | None, Query(ge=1, description="Items per page; larger values are capped at the maximum")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, description="Items per page; larger values are capped at the maximum")
+    ] = None,
     offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
 ) -> tuple[int, int]:
     """(limit, offset), the limit defaulted and capped by the settings."""

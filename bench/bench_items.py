@@ -45,7 +45,8 @@ def generate(path: Path, points: int, lines: int, seed: int) -> None:
     severity = rng.choice(["fatal", "injury", "property"], size=points, p=[0.05, 0.35, 0.6])
     frame = pd.DataFrame(
         {
-            "occurred_at": pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 3 * 365 * 24, points), unit="h"),
+            "occurred_at": pd.Timestamp("2023-01-01")
+            + pd.to_timedelta(rng.integers(0, 3 * 365 * 24, points), unit="h"),
             "severity": severity,
             "deaths": np.where(severity == "fatal", 1, 0),
             "injuries": np.where(severity == "injury", 1, 0),
@@ -64,7 +65,13 @@ def generate(path: Path, points: int, lines: int, seed: int) -> None:
     start_lon = rng.uniform(CENTER_LON - HALF_LON, CENTER_LON + HALF_LON, lines)
     start_lat = rng.uniform(CENTER_LAT - HALF_LAT, CENTER_LAT + HALF_LAT, lines)
     steps = rng.normal(0, 0.002, (lines, 3, 2)).cumsum(axis=1)
-    coords = np.concatenate([np.stack([start_lon, start_lat], axis=1)[:, None, :], steps + np.stack([start_lon, start_lat], axis=1)[:, None, :]], axis=1)
+    coords = np.concatenate(
+        [
+            np.stack([start_lon, start_lat], axis=1)[:, None, :],
+            steps + np.stack([start_lon, start_lat], axis=1)[:, None, :],
+        ],
+        axis=1,
+    )
     geoms = shapely.linestrings(coords)
     road_frame = pd.DataFrame(
         {
@@ -160,7 +167,9 @@ def run(points: int, lines: int, queries: int, seed: int) -> dict:
                         results["queries"][f"{label}, bbox {size_label}, limit 100"] = stats
                     pages = []
                     for offset in rng.integers(0, 100_000 if layer_id == "accidents" else 20_000, queries // 2 or 1):
-                        elapsed, _ = _time(client, f"/collections/{layer_id}/items", {"limit": "100", "offset": str(offset)})
+                        elapsed, _ = _time(
+                            client, f"/collections/{layer_id}/items", {"limit": "100", "offset": str(offset)}
+                        )
                         pages.append(elapsed)
                     results["queries"][f"{label}, page of 100 at random offset"] = _stats(pages)
                 results["server_peak_rss_mb"] = _peak_rss_mb(server.pid)

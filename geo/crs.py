@@ -59,7 +59,9 @@ def transformer(src: str, dst: str) -> Transformer:
 def transform_geometries(geoms: np.ndarray | list, src: str, dst: str) -> np.ndarray:
     """Reproject an array of shapely geometries from `src` to `dst` (both given in x=lon order)."""
     t = transformer(src, dst)
-    return shapely.transform(np.asarray(geoms, dtype=object), lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+    return shapely.transform(
+        np.asarray(geoms, dtype=object), lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
+    )
 
 
 def to_metric(geom: BaseGeometry, metric_crs: str = LOCAL_METRIC) -> BaseGeometry:

@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 import rtree
 import shapely
-from shapely.geometry import box
+from shapely.geometry import LineString, Point, box
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import LOCAL_METRIC, WGS84, metres_to_degrees, transform_geometries
@@ -19,6 +19,19 @@ from geo.errors import InvalidBBox, InvalidGeometry
 
 BBox = tuple[float, float, float, float]
 Predicate = Literal["intersects", "within", "contains", "covers", "covered_by"]
+
+
+def bbox_geometry(bbox: BBox) -> BaseGeometry:
+    """The closed box as a geometry; a box with no width or height is the point or segment it collapses to.
+
+    GEOS treats a collapsed polygon as having no interior, so a zero-area `box()` misses lines crossing it.
+    """
+    min_lon, min_lat, max_lon, max_lat = bbox
+    if min_lon == max_lon and min_lat == max_lat:
+        return Point(min_lon, min_lat)
+    if min_lon == max_lon or min_lat == max_lat:
+        return LineString([(min_lon, min_lat), (max_lon, max_lat)])
+    return box(*bbox)
 
 
 class SpatialIndex:
@@ -88,7 +101,7 @@ class SpatialIndex:
         min_lon, min_lat, max_lon, max_lat = bbox
         if not (min_lon <= max_lon and min_lat <= max_lat):
             raise InvalidBBox(f"bbox must be min_lon,min_lat,max_lon,max_lat with min <= max, got {bbox}")
-        return self.query(box(*bbox))
+        return self.query(bbox_geometry(bbox))
 
     def within_distance(self, geom: BaseGeometry, distance_m: float) -> np.ndarray:
         """Sorted ids of features within `distance_m` metres of `geom` (inclusive), measured in the metric CRS."""

@@ -54,7 +54,11 @@ def coerce(layer: Layer, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def frame_from_properties(
-    layer: Layer, properties: Sequence[Properties], geometries: Sequence[BaseGeometry], *, fids: Iterable[int] | None = None
+    layer: Layer,
+    properties: Sequence[Properties],
+    geometries: Sequence[BaseGeometry],
+    *,
+    fids: Iterable[int] | None = None,
 ) -> gpd.GeoDataFrame:
     """A GeoDataFrame (EPSG:4326) of validated features, ready to store."""
     records = [layer.to_record(p) for p in properties]

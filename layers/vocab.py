@@ -10,7 +10,7 @@ class Labeled(StrEnum):
 
     label: str
 
-    def __new__(cls, value: str, label: str) -> Labeled:
+    def __new__(cls, value: str, label: str) -> Labeled:  # noqa: D102 - the enum machinery calls it
         obj = str.__new__(cls, value)
         obj._value_ = value
         obj.label = label
@@ -23,6 +23,8 @@ class Labeled(StrEnum):
 
 
 class VillageKind(Labeled):
+    """Kind of administrative village."""
+
     VILLAGE = "village", "行政村"
     GACHA = "gacha", "嘎查"
     COMMUNITY = "community", "社区"
@@ -53,6 +55,8 @@ class TechClass(Labeled):
 
 
 class Surface(Labeled):
+    """Road surface."""
+
     ASPHALT = "asphalt", "沥青"
     CONCRETE = "concrete", "水泥混凝土"
     GRAVEL = "gravel", "砂石"
@@ -71,12 +75,16 @@ class Control(Labeled):
 
 
 class Severity(Labeled):
+    """Crash severity by its worst outcome."""
+
     FATAL = "fatal", "死亡事故"
     INJURY = "injury", "伤人事故"
     PROPERTY = "property", "财产损失事故"
 
 
 class CrashType(Labeled):
+    """Crash type (事故形态)."""
+
     HEAD_ON = "head_on", "正面相撞"
     ANGLE = "angle", "侧面相撞"
     REAR_END = "rear_end", "追尾"
@@ -88,11 +96,15 @@ class CrashType(Labeled):
 
 
 class SpotKind(Labeled):
+    """Accident-prone spot or segment."""
+
     SPOT = "spot", "事故多发点"
     SEGMENT = "segment", "事故多发段"
 
 
 class SpotClass(Labeled):
+    """Class of an accident-prone spot or segment under the national norm."""
+
     CLASS1 = "class1", "一类"
     CLASS2 = "class2", "二类"
     CLASS3 = "class3", "三类"
@@ -108,6 +120,8 @@ class RiskLevel(Labeled):
 
 
 class RiskSourceKind(Labeled):
+    """Rural kinds of risk source."""
+
     FUEL_STATION = "fuel_station", "加油站"
     LPG_DEPOT = "lpg_depot", "液化气站"
     FIREWORKS_SHOP = "fireworks_shop", "烟花爆竹零售点"
@@ -119,6 +133,8 @@ class RiskSourceKind(Labeled):
 
 
 class LaneStatus(Labeled):
+    """Passability of a fire lane."""
+
     PASSABLE = "passable", "畅通"
     PARTIAL = "partial", "部分占用"
     BLOCKED = "blocked", "堵塞不可通行"
@@ -133,6 +149,8 @@ class Marking(Labeled):
 
 
 class ObstructionKind(Labeled):
+    """What stands on a fire lane."""
+
     VEHICLE = "vehicle", "车辆"
     STRAW = "straw", "柴草"
     DEBRIS = "debris", "杂物"
@@ -142,6 +160,8 @@ class ObstructionKind(Labeled):
 
 
 class PartyType(Labeled):
+    """Who answers for an obstruction: a unit or a person (消防法 第六十条 fines differ)."""
+
     UNIT = "unit", "单位"
     INDIVIDUAL = "individual", "个人"
 
@@ -157,6 +177,8 @@ class FireGrade(Labeled):
 
 
 class BuildingUse(Labeled):
+    """Main use of a building."""
+
     RESIDENTIAL = "residential", "住宅"
     COMMERCIAL = "commercial", "商业"
     SCHOOL = "school", "学校"
@@ -170,6 +192,8 @@ class BuildingUse(Labeled):
 
 
 class ResourceKind(Labeled):
+    """Kind of emergency resource."""
+
     FIRE_STATION = "fire_station", "消防站"
     MICRO_FIRE_STATION = "micro_fire_station", "微型消防站"
     TOWNSHIP_CLINIC = "township_clinic", "乡镇卫生院"
@@ -180,6 +204,8 @@ class ResourceKind(Labeled):
 
 
 class Sector(Labeled):
+    """Sector a hazard belongs to (行业领域)."""
+
     ROAD_TRAFFIC = "road_traffic", "道路交通"
     FIRE = "fire", "消防"
     HAZCHEM = "hazchem", "危险化学品"
@@ -189,17 +215,23 @@ class Sector(Labeled):
 
 
 class HazardLevel(Labeled):
+    """Hazard level under 安监总局令第16号."""
+
     GENERAL = "general", "一般事故隐患"
     MAJOR = "major", "重大事故隐患"
 
 
 class Channel(Labeled):
+    """How a hazard was found."""
+
     SELF_INSPECTION = "self_inspection", "企业自查"
     DEPARTMENT_INSPECTION = "department_inspection", "部门检查"
     PUBLIC_REPORT = "public_report", "群众举报"
 
 
 class HazardStatus(Labeled):
+    """Where a hazard stands in the rectification workflow."""
+
     REGISTERED = "registered", "登记"
     ASSESSED = "assessed", "评估定级"
     RECTIFYING = "rectifying", "整改中"
@@ -210,6 +242,8 @@ class HazardStatus(Labeled):
 
 
 class SupervisionLevel(Labeled):
+    """Level of government supervising a listed hazard (挂牌督办)."""
+
     TOWN = "town", "镇级"
     BANNER = "banner", "旗级"
     CITY = "city", "市级"

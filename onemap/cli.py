@@ -69,7 +69,9 @@ def import_(
     """Validate a file against a layer's schema and add its features (all-or-nothing by default)."""
     from exchange.cli import run_import
 
-    raise typer.Exit(run_import(file, layer, _data_path(data), crs=crs, skip_invalid=skip_invalid, source_layer=source_layer))
+    raise typer.Exit(
+        run_import(file, layer, _data_path(data), crs=crs, skip_invalid=skip_invalid, source_layer=source_layer)
+    )
 
 
 @app.command()

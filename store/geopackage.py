@@ -137,7 +137,9 @@ class GeoPackageStore:
         if frame.index.name == "fid":
             out.insert(0, "fid", frame.index.to_numpy())
         for name in layer.json_fields():
-            out[name] = out[name].map(lambda v: v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False))
+            out[name] = out[name].map(
+                lambda v: v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
+            )
         return out
 
     def _max_fid(self, layer: Layer) -> int:

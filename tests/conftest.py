@@ -53,7 +53,14 @@ def build_tiny_town(path: Path) -> GeoPackageStore:
             roads,
             [
                 r(name="G111", route_code="G111", admin_class="G", tech_class="class2", speed_limit_kmh=80, aadt=6000),
-                r(name="村道", route_code="C101", admin_class="C", tech_class="class4", speed_limit_kmh=40, surface="concrete"),
+                r(
+                    name="村道",
+                    route_code="C101",
+                    admin_class="C",
+                    tech_class="class4",
+                    speed_limit_kmh=40,
+                    surface="concrete",
+                ),
             ],
             [LineString([(120.36, 42.82), (120.44, 42.82)]), LineString([(120.42, 42.81), (120.42, 42.84)])],
             fids=[1, 2],
@@ -66,13 +73,26 @@ def build_tiny_town(path: Path) -> GeoPackageStore:
         frame_from_properties(
             accidents,
             [
-                a(occurred_at="2024-03-01T08:30", severity="fatal", deaths=1, injuries=2, road_id=1, crash_type="angle"),
+                a(
+                    occurred_at="2024-03-01T08:30",
+                    severity="fatal",
+                    deaths=1,
+                    injuries=2,
+                    road_id=1,
+                    crash_type="angle",
+                ),
                 a(occurred_at="2024-05-11T19:00", severity="injury", injuries=1, road_id=1),
                 a(occurred_at="2025-01-20T07:10", severity="property", road_id=2, drunk_driving=True),
                 a(occurred_at="2025-06-02T13:45", severity="injury", injuries=3, road_id=2),
                 a(occurred_at="2025-08-09T22:05", severity="property", road_id=1),
             ],
-            [Point(120.42, 42.82), Point(120.38, 42.82), Point(120.42, 42.835), Point(120.40, 42.83), Point(120.445, 42.82)],
+            [
+                Point(120.42, 42.82),
+                Point(120.38, 42.82),
+                Point(120.42, 42.835),
+                Point(120.40, 42.83),
+                Point(120.445, 42.82),
+            ],
             fids=[1, 2, 3, 4, 5],
         ),
     )

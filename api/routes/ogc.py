@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import numpy as np
-
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -102,9 +101,7 @@ def _collection(request: Request, data: LayerData, cat: Catalog, settings: Setti
 
 
 @router.get("/collections", summary="Collections")
-def collections(
-    request: Request, cat: CatalogDep, settings: SettingsDep, _f: FormatDep
-) -> dict[str, Any]:
+def collections(request: Request, cat: CatalogDep, settings: SettingsDep, _f: FormatDep) -> dict[str, Any]:
     """Every layer as a feature collection."""
     root = _root(request)
     return {
