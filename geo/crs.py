@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import shapely
@@ -44,8 +45,12 @@ def parse_crs(value: str | int | CRS) -> CRS:
 
 
 def gauss_kruger_zone(lon: float) -> str:
-    """The CGCS2000 3-degree Gauss-Krüger CRS (EPSG:4534–4554, no zone prefix) whose meridian is nearest `lon`."""
-    meridian = int(round(lon / 3.0)) * 3
+    """The CGCS2000 3-degree Gauss-Krüger CRS (EPSG:4534–4554, no zone prefix) whose meridian is nearest `lon`.
+
+    A longitude half-way between two meridians (118.5, 121.5, ...) belongs to the zone east of it.
+    """
+    # floor(x + 0.5) rather than round(): round() goes to even, sending 121.5 west but 124.5 east.
+    meridian = math.floor(lon / 3.0 + 0.5) * 3
     meridian = min(max(meridian, 75), 135)
     return f"EPSG:{4534 + (meridian - 75) // 3}"
 

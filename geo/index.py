@@ -14,7 +14,7 @@ import shapely
 from shapely.geometry import LineString, Point, box
 from shapely.geometry.base import BaseGeometry
 
-from geo.crs import LOCAL_METRIC, WGS84, metres_to_degrees, transform_geometries
+from geo.crs import LOCAL_METRIC, WGS84, transform_geometries, transformer
 from geo.errors import InvalidBBox, InvalidGeometry
 
 BBox = tuple[float, float, float, float]
@@ -57,12 +57,11 @@ class SpatialIndex:
         keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) if len(geoms) else np.zeros(0, bool)
         ids, geoms = ids[keep], geoms[keep]
         self._geoms: dict[int, BaseGeometry] = dict(zip(ids.tolist(), geoms, strict=True))
-        bounds = shapely.bounds(geoms) if len(geoms) else np.zeros((0, 4))
-        if len(ids):
-            stream = ((int(i), tuple(b), None) for i, b in zip(ids, bounds, strict=True))
-            self._tree = rtree.index.Index(stream)
-        else:
-            self._tree = rtree.index.Index()
+        # Two trees over the same ids: lon/lat bounds for location queries, metric bounds for distances.
+        # Distance candidates must come from metric bounds: a straight segment between projected vertices
+        # bows away from the lon/lat segment (metres for a 20 km edge), so no degree box is a safe filter.
+        self._tree = _bulk_load(ids, shapely.bounds(geoms) if len(geoms) else np.zeros((0, 4)))
+        self._metric_tree = _bulk_load(ids, self._metric_bounds(geoms))
 
     def __len__(self) -> int:
         return len(self._geoms)
@@ -78,6 +77,7 @@ class SpatialIndex:
             raise InvalidGeometry(f"feature {fid} has an empty geometry; nothing to index")
         self._geoms[fid] = geom
         self._tree.insert(fid, geom.bounds)
+        self._metric_tree.insert(fid, tuple(self._metric_bounds([geom])[0]))
 
     def delete(self, fid: int) -> None:
         """Remove one feature by id."""
@@ -85,6 +85,7 @@ class SpatialIndex:
         if geom is None:
             raise KeyError(f"feature {fid} is not indexed")
         self._tree.delete(fid, geom.bounds)
+        self._metric_tree.delete(fid, tuple(self._metric_bounds([geom])[0]))
 
     # -- queries -------------------------------------------------------------------------------------------------
 
@@ -107,7 +108,7 @@ class SpatialIndex:
         """Sorted ids of features within `distance_m` metres of `geom` (inclusive), measured in the metric CRS."""
         if not distance_m >= 0:
             raise ValueError(f"distance_m must be >= 0, got {distance_m}")
-        ids, _ = self._distances_within(geom, distance_m)
+        ids, _ = self._distances_within(self._to_metric(geom), distance_m)
         return ids
 
     def nearest(self, geom: BaseGeometry, k: int = 1) -> list[tuple[int, float]]:
@@ -116,11 +117,12 @@ class SpatialIndex:
             raise ValueError(f"k must be >= 1, got {k}")
         if not self._geoms:
             return []
-        # Bounding-box neighbours in degrees give an upper bound on the k-th true distance in metres ...
-        seeds = np.fromiter(self._tree.nearest(geom.bounds, k), dtype=np.int64)
-        radius = float(np.sort(self._metric_distances(geom, seeds))[min(k, len(seeds)) - 1])
+        origin = self._to_metric(geom)
+        # The k bounding-box neighbours in metres give an upper bound on the k-th true distance ...
+        seeds = np.fromiter(self._metric_tree.nearest(origin.bounds, k), dtype=np.int64)
+        radius = float(np.sort(self._metric_distances(origin, seeds))[min(k, len(seeds)) - 1])
         # ... and everything within that bound, measured exactly, holds the answer.
-        ids, distances = self._distances_within(geom, radius)
+        ids, distances = self._distances_within(origin, radius)
         order = np.lexsort((ids, distances))[:k]
         return [(int(ids[i]), float(distances[i])) for i in order]
 
@@ -137,8 +139,9 @@ class SpatialIndex:
 
     # -- internals -----------------------------------------------------------------------------------------------
 
-    def _candidates(self, bounds: tuple[float, float, float, float]) -> np.ndarray:
-        found = np.fromiter(self._tree.intersection(bounds), dtype=np.int64)
+    def _candidates(self, bounds: BBox, tree: rtree.index.Index | None = None) -> np.ndarray:
+        """Sorted ids whose box in `tree` (default: the lon/lat tree) intersects `bounds`."""
+        found = np.fromiter((self._tree if tree is None else tree).intersection(bounds), dtype=np.int64)
         found.sort()
         return found
 
@@ -147,17 +150,58 @@ class SpatialIndex:
         out[:] = [self._geoms[i] for i in ids.tolist()]
         return out
 
-    def _metric_distances(self, geom: BaseGeometry, ids: np.ndarray) -> np.ndarray:
+    def _to_metric(self, geom: BaseGeometry) -> BaseGeometry:
+        return transform_geometries([geom], WGS84, self.metric_crs)[0]
+
+    def _metric_bounds(self, geoms: np.ndarray | list) -> np.ndarray:
+        """Bounds (n x 4) in the metric CRS; where the projection fails (inf, NaN) the box is unbounded.
+
+        Only vertices are reprojected, with no geometries built: the bounds of a reprojected geometry are the
+        extremes of its reprojected vertices, and this keeps a million-feature build light on memory.
+        """
+        if not len(geoms):
+            return np.zeros((0, 4))
+        coords, owner = shapely.get_coordinates(np.asarray(geoms, dtype=object), return_index=True)
+        x, y = transformer(WGS84, self.metric_crs).transform(coords[:, 0], coords[:, 1])
+        starts = np.searchsorted(owner, np.arange(len(geoms)))  # every indexed geometry has a vertex
+        bounds = np.column_stack(
+            [
+                np.minimum.reduceat(x, starts),
+                np.minimum.reduceat(y, starts),
+                np.maximum.reduceat(x, starts),
+                np.maximum.reduceat(y, starts),
+            ]
+        )
+        bounds[~np.isfinite(bounds).all(axis=1)] = _UNBOUNDED
+        return bounds
+
+    def _metric_distances(self, origin: BaseGeometry, ids: np.ndarray) -> np.ndarray:
+        """Distances in metres from `origin` (already in the metric CRS) to features `ids`."""
         targets = transform_geometries(self._geometries(ids), WGS84, self.metric_crs)
-        origin = transform_geometries([geom], WGS84, self.metric_crs)[0]
         return shapely.distance(origin, targets)
 
-    def _distances_within(self, geom: BaseGeometry, distance_m: float) -> tuple[np.ndarray, np.ndarray]:
-        min_lon, min_lat, max_lon, max_lat = geom.bounds
-        dlon, dlat = metres_to_degrees(distance_m, max(abs(min_lat), abs(max_lat)))
-        candidates = self._candidates((min_lon - dlon, min_lat - dlat, max_lon + dlon, max_lat + dlat))
+    def _distances_within(self, origin: BaseGeometry, distance_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and distances of features within `distance_m` of `origin` (already in the metric CRS)."""
+        # A hair of slack so rounding in the box test can never drop a feature at exactly distance_m.
+        pad = distance_m * (1 + 1e-9) + 1e-6
+        min_x, min_y, max_x, max_y = origin.bounds
+        candidates = self._candidates((min_x - pad, min_y - pad, max_x + pad, max_y + pad), self._metric_tree)
         if not len(candidates):
             return candidates, np.zeros(0)
-        distances = self._metric_distances(geom, candidates)
+        distances = self._metric_distances(origin, candidates)
         keep = distances <= distance_m
         return candidates[keep], distances[keep]
+
+
+#: Stand-in bounds for a geometry the metric CRS cannot represent: it stays a candidate for every distance query.
+_UNBOUNDED = (-1e300, -1e300, 1e300, 1e300)
+
+
+def _bulk_load(ids: np.ndarray, bounds: np.ndarray) -> rtree.index.Index:
+    """An R-tree over `ids` with `bounds` (n x 4, min_x, min_y, max_x, max_y), bulk-loaded from arrays."""
+    if not len(ids):
+        return rtree.index.Index()
+    try:
+        return rtree.index.Index((ids, np.ascontiguousarray(bounds[:, :2]), np.ascontiguousarray(bounds[:, 2:])))
+    except NotImplementedError:  # libspatialindex < 2.1 has no array bulk load; the stream loader is slower
+        return rtree.index.Index((int(i), tuple(b), None) for i, b in zip(ids, bounds, strict=True))
