@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import geopandas as gpd
-import httpx
+import httpx2 as httpx
 import numpy as np
 import pandas as pd
 import shapely

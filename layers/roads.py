@@ -27,8 +27,9 @@ class RoadProperties(Properties):
     def _code_matches_class(self) -> "RoadProperties":
         if self.route_code and self.admin_class != AdminClass.STREET and self.route_code[0] != self.admin_class.value:
             raise ValueError(
-                f"route_code {self.route_code} starts with {self.route_code[0]} but admin_class is "
-                f"{self.admin_class.value}: the prefix must match (G/S/X/Y/C/Z)"
+                f"路线编号 {self.route_code} 的首字母与行政等级 {self.admin_class.label} 不符 "
+                f"(route_code {self.route_code} starts with {self.route_code[0]} but admin_class is "
+                f"{self.admin_class.value}: the prefix must match, G/S/X/Y/C/Z)"
             )
         return self
 
@@ -65,11 +66,11 @@ class AccidentProperties(Properties):
     @model_validator(mode="after")
     def _severity_matches_casualties(self) -> "AccidentProperties":
         if self.severity == Severity.FATAL and self.deaths < 1:
-            raise ValueError("severity is fatal but deaths is 0: a fatal crash has at least one death")
+            raise ValueError("死亡事故的死亡人数至少为 1 (severity is fatal but deaths is 0)")
         if self.severity == Severity.INJURY and (self.deaths > 0 or self.injuries < 1):
-            raise ValueError("severity is injury: deaths must be 0 and injuries at least 1")
+            raise ValueError("伤人事故应无死亡且受伤人数至少为 1 (severity is injury: deaths 0, injuries >= 1)")
         if self.severity == Severity.PROPERTY and (self.deaths or self.injuries):
-            raise ValueError("severity is property: deaths and injuries must both be 0")
+            raise ValueError("财产损失事故的死亡、受伤人数都应为 0 (severity is property: no deaths or injuries)")
         return self
 
 

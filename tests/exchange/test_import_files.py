@@ -84,7 +84,7 @@ def test_xlsx_with_lon_lat_blank_rows_and_a_chosen_sheet(tmp_path, store):
         import_file(store, ACCIDENTS, path, source_layer="事故")
     (problem,) = caught.value.report.problems
     assert problem.line == 4 and problem.row == 2  # the blank line 3 is skipped, but lines are Excel's
-    assert "injuries at least 1" in problem.reasons[0]
+    assert "injuries >= 1" in problem.reasons[0]
 
 
 def test_gpkg_with_several_layers_needs_source_layer(tmp_path, store):
