@@ -135,7 +135,7 @@ class GeoPackageStore:
         if out.crs is None or not out.crs.equals(WGS84):
             raise StoreError(f"layer {layer.id!r}: frames are stored in EPSG:4326, got {out.crs}")
         if frame.index.name == "fid":
-            out.insert(0, "fid", frame.index.to_numpy())
+            out.insert(0, "fid", frame.index.to_numpy(dtype="int64"))
         for name in layer.json_fields():
             out[name] = out[name].map(
                 lambda v: v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
