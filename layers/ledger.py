@@ -39,10 +39,13 @@ class HazardProperties(Properties):
     def _major_is_supervised(self) -> "HazardProperties":
         if self.level == HazardLevel.MAJOR and not (self.supervised and self.supervision_level):
             raise ValueError(
-                "重大事故隐患必须挂牌督办并注明督办级别 (a major hazard must be supervised: set supervised and supervision_level)"
+                "重大事故隐患必须挂牌督办并注明督办级别 "
+                "(a major hazard must be supervised: set supervised and supervision_level)"
             )
         if self.deadline and self.deadline < self.discovered_on:
-            raise ValueError(f"整改时限 {self.deadline} 早于发现日期 {self.discovered_on} (deadline before discovered_on)")
+            raise ValueError(
+                f"整改时限 {self.deadline} 早于发现日期 {self.discovered_on} (deadline before discovered_on)"
+            )
         return self
 
 

@@ -1,0 +1,1 @@
+"""The embedded demo data (a synthetic town in a GeoPackage) and its generator."""
