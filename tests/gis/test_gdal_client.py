@@ -50,12 +50,10 @@ def server(demo_copy: Path) -> Iterator[str]:
     """`onemap serve` in a child process on a free loopback port; yields its base URL."""
     port = _free_port()
     env = {**os.environ, "ONEMAP_DATA": str(demo_copy)}
+    log_path = demo_copy.with_name("server.log")
+    log = log_path.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "onemap", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        [sys.executable, "-m", "onemap", "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -66,7 +64,7 @@ def server(demo_copy: Path) -> Iterator[str]:
             except httpx.TransportError:
                 pass
             if proc.poll() is not None:
-                pytest.fail(f"server exited early:\n{proc.stdout.read() if proc.stdout else ''}")
+                pytest.fail(f"server exited early:\n{log_path.read_text()}")
             time.sleep(0.1)
         else:
             pytest.fail("server did not answer /healthz within 30 s")
@@ -74,6 +72,7 @@ def server(demo_copy: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        log.close()
 
 
 def _run(*args: str) -> str:
