@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import types
 import typing
@@ -94,7 +95,7 @@ class Layer(BaseModel, frozen=True):
 
     def json_fields(self) -> tuple[str, ...]:
         """Fields holding lists or objects, which are stored as JSON text."""
-        return tuple(name for name, info in self.properties.model_fields.items() if _is_nested(info.annotation))
+        return _nested_fields(self.properties)
 
     def coded_fields(self) -> dict[str, type[Labeled]]:
         """Fields whose values are codes with Chinese labels."""
@@ -111,6 +112,12 @@ class Layer(BaseModel, frozen=True):
         for name in self.json_fields():
             data[name] = json.dumps(data[name], ensure_ascii=False)
         return data
+
+
+@functools.cache
+def _nested_fields(properties: type[Properties]) -> tuple[str, ...]:
+    """Cached per schema: serving a page asks this once per feature."""
+    return tuple(name for name, info in properties.model_fields.items() if _is_nested(info.annotation))
 
 
 def _strip_optional(annotation: Any) -> Any:
