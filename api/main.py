@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # geometries on every full collection, which otherwise shows up as latency spikes on large layers.
         gc.freeze()
         yield
+        gc.unfreeze()
 
     app = FastAPI(
         title="onemap 一张图",
