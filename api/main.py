@@ -7,12 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 import onemap
 from api.catalog import Catalog
 from api.errors import add_exception_handlers
 from api.openapi import openapi_30
-from api.routes import ogc, villages
+from api.routes import maps, ogc, villages
+from maps import assets
 from onemap.settings import Settings, get_settings
 from store import open_store
 
@@ -45,7 +48,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = lambda: openapi_30(app)  # type: ignore[method-assign]
     app.include_router(ogc.router)
     app.include_router(villages.router)
+    app.include_router(maps.router)
+    for prefix, folder in assets.MOUNTS.items():
+        app.mount(f"{assets.STATIC_URL}/{prefix}", StaticFiles(directory=folder), name=f"static-{prefix}")
     add_exception_handlers(app)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """Browsers ask for it whatever the page says."""
+        return FileResponse(assets.ROOT / "static" / "favicon.svg", media_type="image/svg+xml")
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -111,6 +111,14 @@ class SpatialIndex:
         ids, _ = self._distances_within(self._to_metric(geom), distance_m)
         return ids
 
+    def distances_within(self, geom: BaseGeometry, distance_m: float) -> list[tuple[int, float]]:
+        """(id, metres) of features within `distance_m` of `geom`, nearest first; ties broken by id."""
+        if not distance_m >= 0:
+            raise ValueError(f"distance_m must be >= 0, got {distance_m}")
+        ids, distances = self._distances_within(self._to_metric(geom), distance_m)
+        order = np.lexsort((ids, distances))
+        return [(int(ids[i]), float(distances[i])) for i in order]
+
     def nearest(self, geom: BaseGeometry, k: int = 1) -> list[tuple[int, float]]:
         """The `k` features nearest to `geom` as (id, metres), nearest first; ties broken by id."""
         if k < 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     )
     default_limit: int = Field(100, ge=1, le=10_000, description="items per page when the client gives no limit")
     max_limit: int = Field(10_000, ge=1, le=100_000, description="largest page a client may ask for")
+    basemap: Literal["offline", "tianditu", "osm", "amap"] = Field(
+        "offline", description="map background: offline (drawn from our layers, no internet), tianditu, osm or amap"
+    )
+    tianditu_key: str = Field("", description="Tianditu web key, needed for basemap=tianditu")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 

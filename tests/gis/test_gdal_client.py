@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2 as httpx
 import pytest
+from outside_tools import need_tool, running_service
 
 from layers import LAYERS
 from onemap.settings import DEMO_GPKG
@@ -23,18 +19,7 @@ pytestmark = pytest.mark.gdal
 
 
 def _ogrinfo() -> str:
-    path = shutil.which("ogrinfo")
-    if path:
-        return path
-    if os.environ.get("CI") == "true":
-        pytest.fail("ogrinfo (Debian gdal-bin) must be installed in CI")
-    pytest.skip("ogrinfo not found: install GDAL's command line tools (Debian: apt-get install gdal-bin)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return need_tool("ogrinfo", "Debian: apt-get install gdal-bin")
 
 
 @pytest.fixture(scope="module")
@@ -47,32 +32,9 @@ def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(demo_copy: Path) -> Iterator[str]:
-    """`onemap serve` in a child process on a free loopback port; yields its base URL."""
-    port = _free_port()
-    env = {**os.environ, "ONEMAP_DATA": str(demo_copy)}
-    log_path = demo_copy.with_name("server.log")
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "onemap", "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail(f"server exited early:\n{log_path.read_text()}")
-            time.sleep(0.1)
-        else:
-            pytest.fail("server did not answer /healthz within 30 s")
+    """The service over the copy, on a free loopback port."""
+    with running_service(demo_copy) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def _run(*args: str) -> str:

@@ -1,0 +1,127 @@
+"""The one map (一张图): the view pages, and the small JSON endpoints their script asks for."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from api.errors import InvalidParameter
+from api.params import SettingsDep, parse_bbox
+from api.routes.ogc import CatalogDep, LayerDep
+from api.routes.villages import find_village
+from geo.gcj02 import gcj02_to_wgs84
+from layers.frames import properties_of
+from maps.basemaps import BasemapName, basemap
+from maps.near import near
+from maps.page import PageRequest, render
+from maps.popups import popup_html
+from maps.search import search
+from maps.viewport import viewport
+from maps.views import VIEWS
+from maps.village import village_panel
+
+router = APIRouter(prefix="/map", tags=["one map 一张图"])
+
+BasemapParam = Annotated[
+    BasemapName | None,
+    Query(
+        description="offline (default, drawn from our own layers), tianditu, osm or amap (features shifted to GCJ-02)"
+    ),
+]
+ShiftParam = Annotated[Literal["gcj02"] | None, Query(description="gcj02: coordinates for drawing over AMap tiles")]
+
+
+def _basemap(name: BasemapName | None, settings: Any) -> Any:
+    try:
+        return basemap(name or settings.basemap, tianditu_key=settings.tianditu_key)
+    except ValueError as exc:
+        raise InvalidParameter(str(exc)) from None
+
+
+def _page(
+    request: Request, cat: Any, settings: Any, view: str, name: BasemapName | None, village_fid: int | None = None
+) -> HTMLResponse:
+    req = PageRequest(VIEWS[view], _basemap(name, settings), village_fid=village_fid)
+    panel = village_panel(cat, village_fid) if village_fid is not None else ""
+    return HTMLResponse(render(cat, req, extra_html=panel))
+
+
+@router.get("", response_class=HTMLResponse, summary="镇域安全风险一张图 (all layers)")
+def town_map(request: Request, cat: CatalogDep, settings: SettingsDep, basemap: BasemapParam = None) -> HTMLResponse:
+    """Every layer of the town as its own overlay, grouped, with legends, search and measuring."""
+    return _page(request, cat, settings, "town", basemap)
+
+
+@router.get("/planner", response_class=HTMLResponse, summary="道路交通规划图")
+def planner_map(request: Request, cat: CatalogDep, settings: SettingsDep, basemap: BasemapParam = None) -> HTMLResponse:
+    """Roads by class, intersections by treatment, accident clusters and heat, accident-prone spots and segments."""
+    return _page(request, cat, settings, "planner", basemap)
+
+
+@router.get("/emergency", response_class=HTMLResponse, summary="应急处置图")
+def emergency_map(
+    request: Request, cat: CatalogDep, settings: SettingsDep, basemap: BasemapParam = None
+) -> HTMLResponse:
+    """Risk sources and their heat, emergency resources, fire lanes; click the map for what is near an incident."""
+    return _page(request, cat, settings, "emergency", basemap)
+
+
+@router.get("/village/{village_id}", response_class=HTMLResponse, summary="村级隐患图")
+def village_map(
+    request: Request,
+    cat: CatalogDep,
+    settings: SettingsDep,
+    village_id: Annotated[str, Path(description="Village fid or 12-digit division code")],
+    basemap: BasemapParam = None,
+) -> HTMLResponse:
+    """One village cropped and zoomed, its hazards with status and deadline in a printable panel beside the map."""
+    return _page(request, cat, settings, "village", basemap, village_fid=find_village(cat, village_id))
+
+
+@router.get("/data/{collection_id}", summary="Features in view, simplified for the zoom")
+def map_data(
+    cat: CatalogDep,
+    data: LayerDep,
+    bbox: Annotated[str, Query(description="min_lon,min_lat,max_lon,max_lat of the viewport")],
+    zoom: Annotated[float, Query(ge=0, le=22, description="web-Mercator zoom level")],
+    shift: ShiftParam = None,
+) -> JSONResponse:
+    """GeoJSON for one overlay: legend key `k`, name `n`, heat weight `w`; dense points come grouped with `count`."""
+    body = viewport(cat, data.layer.id, parse_bbox(bbox), zoom, shift=shift == "gcj02")
+    return JSONResponse(body, media_type="application/geo+json")
+
+
+@router.get("/popup/{collection_id}/{fid}", response_class=HTMLResponse, summary="Popup of one feature")
+def map_popup(cat: CatalogDep, data: LayerDep, fid: Annotated[int, Path(ge=1)]) -> HTMLResponse:
+    """What the feature is, its key attributes, open ledger entries there, and the recommended action."""
+    row = data.feature(fid)
+    props = properties_of(data.layer, row.drop(columns=row.geometry.name).iloc[0].to_dict())
+    return HTMLResponse(popup_html(cat, data.layer.id, fid, props))
+
+
+@router.get("/search", summary="Find villages and places by name")
+def map_search(
+    cat: CatalogDep, q: Annotated[str, Query(min_length=1, max_length=50, description="part of a name or code")]
+) -> dict[str, Any]:
+    """Villages (by name or code), named sites, roads, lanes and hazards whose name contains `q`."""
+    return {"query": q, "results": search(cat, q)}
+
+
+@router.get("/near", summary="What lies near an incident")
+def map_near(
+    cat: CatalogDep,
+    settings: SettingsDep,
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    radius_m: Annotated[float, Query(gt=0, le=20_000)] = 2000,
+    shift: ShiftParam = None,
+) -> dict[str, Any]:
+    """The nearest emergency resources, and risk sources, old settlements and open hazards within the radius."""
+    if shift == "gcj02":
+        lon, lat = gcj02_to_wgs84(lon, lat)
+    west, south, east, north = settings.region_bbox
+    if not (west <= lon <= east and south <= lat <= north):
+        raise InvalidParameter(f"({lon:.5f}, {lat:.5f}) lies outside the service area {settings.region_bbox}")
+    return near(cat, lon, lat, radius_m)

@@ -1,0 +1,1 @@
+"""The one map (一张图): Folium views over the service's layers, offline by default, in Chinese."""

@@ -1,0 +1,55 @@
+"""What lies near an incident: the closest emergency resources, and the risk sources, old settlements and open
+hazards within reach, each with its distance in metres (measured in the local metric CRS through the index)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shapely.geometry import Point
+
+from api.catalog import Catalog
+from maps.popups import OPEN_STATUSES, readable_value
+
+NEAREST_RESOURCES = 6
+#: For each section: layer, heading, and the coded field shown as a note beside each item.
+SECTIONS = (
+    ("risk_sources", "m 内的风险源", "level"),
+    ("old_settlements", "m 内的老旧小区", None),
+    ("hazards", "m 内未销号的隐患", "status"),
+)
+
+
+def near(cat: Catalog, lon: float, lat: float, radius_m: float) -> dict[str, Any]:
+    """Sections of nearby features for the emergency view, nearest first."""
+    point = Point(lon, lat)
+    villages = cat["villages"]
+    inside = villages.index.containing(point)
+    village = str(villages.frame.loc[int(inside[0]), "name"]) if len(inside) else None
+    found = cat["emergency_resources"].index.nearest(point, k=NEAREST_RESOURCES)
+    sections = [
+        {"title": "最近的应急资源", "items": [_item(cat, "emergency_resources", f, d, "kind") for f, d in found]}
+    ]
+    for layer_id, heading, note in SECTIONS:
+        data = cat[layer_id]
+        hits = data.index.distances_within(point, radius_m)
+        if layer_id == "hazards":
+            hits = [(f, d) for f, d in hits if data.frame.loc[f, "status"] in OPEN_STATUSES]
+        items = [_item(cat, layer_id, f, d, note) for f, d in hits]
+        sections.append({"title": f"{radius_m:g} {heading}", "items": items})
+    return {"lon": lon, "lat": lat, "radius_m": radius_m, "village": village, "sections": sections}
+
+
+def _item(cat: Catalog, layer_id: str, fid: int, distance_m: float, note_field: str | None) -> dict[str, Any]:
+    data = cat[layer_id]
+    row = data.frame.loc[fid]
+    name = row.get("name") if "name" in row else None
+    name = name or row.get("code") or f"#{fid}"
+    centre = data.index.geometry(fid).representative_point()
+    return {
+        "layer": layer_id,
+        "fid": fid,
+        "name": str(name),
+        "distance_m": round(distance_m, 1),
+        "note": readable_value(layer_id, note_field, row[note_field]) if note_field else "",
+        "location": [round(centre.x, 6), round(centre.y, 6)],
+    }

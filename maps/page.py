@@ -1,0 +1,155 @@
+"""Build a map view as a Folium page: the frame (controls, overlays, legend slots) and the config for onemap.js.
+
+The page carries no features of its own when served: onemap.js fetches what is in view. A standalone export
+embeds the features and inlines every asset, so the same page works from `file://` with no network.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+import folium
+from branca.element import Element
+from folium import plugins
+
+from api.catalog import Catalog
+from layers import LAYERS
+from layers.base import SYNTHETIC_NOTICE
+from maps import assets
+from maps.basemaps import Basemap
+from maps.symbols import SYMBOLS
+from maps.views import GROUPS, VIEWS, View
+
+#: Radius of the "what is near the incident" query in the emergency view.
+NEAR_RADIUS_M = 2000
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Everything that decides one page: the view, the basemap, the village, and where data comes from."""
+
+    view: View
+    basemap: Basemap
+    village_fid: int | None = None
+    #: Embedded features per layer (standalone export) instead of fetching from the service.
+    embedded: dict[str, Any] | None = None
+    search_index: list[dict[str, Any]] | None = None
+    base_url: str = ""
+
+
+def render(cat: Catalog, req: PageRequest, *, extra_html: str = "") -> str:
+    """The HTML page of a view."""
+    view, base = req.view, req.base_url
+    bounds = _bounds(cat, req.village_fid)
+    m = folium.Map(
+        location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2],
+        zoom_start=12,
+        tiles=None,
+        control_scale=False,  # onemap.js adds a metric-only scale bar
+        max_zoom=19,
+        min_zoom=5,
+    )
+    m.default_js, m.default_css = assets.folium_lists(base)
+    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    for tiles in req.basemap.tiles:
+        layer = folium.TileLayer(
+            tiles=tiles.url,
+            attr=tiles.attribution,
+            name=req.basemap.title,
+            subdomains=tiles.subdomains or "abc",
+            max_zoom=tiles.max_zoom,
+            control=False,
+        )
+        layer.add_to(m)
+    groups: dict[str, list[folium.FeatureGroup]] = {}
+    specs = []
+    for overlay in view.overlays:
+        group = folium.FeatureGroup(name=overlay.title, show=overlay.visible)
+        group.add_to(m)
+        groups.setdefault(overlay.group, []).append(group)
+        symbol = SYMBOLS[overlay.layer_id]
+        specs.append(
+            {
+                "key": overlay.key,
+                "layer": overlay.layer_id,
+                "title": overlay.title,
+                "heat": overlay.heat,
+                "fg": group.get_name(),
+                "symbol": symbol.client(),
+                "legend": symbol.legend(),
+            }
+        )
+    control = plugins.GroupedLayerControl(
+        {name: groups[name] for name in GROUPS if name in groups}, exclusive_groups=False, collapsed=False
+    )
+    control.default_js, control.default_css = [], []
+    control.add_to(m)
+    fullscreen = plugins.Fullscreen(position="topleft", title="全屏", title_cancel="退出全屏")
+    fullscreen.default_js, fullscreen.default_css = [], []
+    fullscreen.add_to(m)
+    measure = plugins.MeasureControl(
+        position="topleft",
+        primary_length_unit="meters",
+        secondary_length_unit="kilometers",
+        primary_area_unit="sqmeters",
+        secondary_area_unit="hectares",
+    )
+    measure.default_js, measure.default_css = [], []
+    measure.add_to(m)
+    config = _config(cat, req, specs, bounds)
+    root = m.get_root()
+    root.header.add_child(Element(f"<title>{escape(view.title)} — onemap 一张图</title>"))
+    root.header.add_child(Element('<link rel="icon" href="data:,">'))  # the page asks for no icon file
+    if extra_html:
+        root.html.add_child(Element(extra_html))
+    # Runs after folium's own script has declared the map and its feature groups.
+    start = f"OneMap.start({m.get_name()}, {json.dumps(config, ensure_ascii=False)});"
+    root.script.add_child(Element(f'document.addEventListener("DOMContentLoaded", () => {{ {start} }});'))
+    return root.render()
+
+
+def _bounds(cat: Catalog, village_fid: int | None) -> tuple[float, float, float, float]:
+    villages = cat["villages"]
+    if village_fid is not None:
+        return tuple(float(v) for v in villages.index.geometry(village_fid).bounds)  # type: ignore[return-value]
+    extent = villages.extent() or next((d.extent() for d in cat.values() if d.extent()), None)
+    return extent or (120.4, 42.7, 120.7, 43.0)
+
+
+def _config(cat: Catalog, req: PageRequest, specs: list[dict], bounds: tuple) -> dict[str, Any]:
+    view, base = req.view, req.base_url
+    village = None
+    if req.village_fid is not None:
+        props = cat["villages"].frame.loc[req.village_fid]
+        village = {"fid": req.village_fid, "code": props["code"], "name": props["name"], "bounds": list(bounds)}
+    links = [
+        {"title": v.title, "href": f"{base}/map" + ("" if v.name == "town" else f"/{v.name}"), "current": v is view}
+        for v in VIEWS.values()
+        if v.name != "village"
+    ]
+    if req.embedded is not None:
+        links = []
+    return {
+        "view": view.name,
+        "title": view.title + (f" · {village['name']}" if village else ""),
+        "audience": view.audience,
+        "notice": SYNTHETIC_NOTICE if cat.info.synthetic else "",
+        "dataUrl": f"{base}/map/data",
+        "popupUrl": f"{base}/map/popup",
+        "searchUrl": f"{base}/map/search",
+        "nearUrl": f"{base}/map/near",
+        "nearRadius": NEAR_RADIUS_M,
+        "shift": req.basemap.gcj02,
+        "basemap": req.basemap.name,
+        "localBasemap": not req.basemap.tiles,
+        "panel": view.panel,
+        "overlays": specs,
+        "village": village,
+        "links": links,
+        "embedded": req.embedded,
+        "searchIndex": req.search_index,
+        "layerTitles": {layer_id: layer.title for layer_id, layer in LAYERS.items()},
+    }

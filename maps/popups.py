@@ -1,0 +1,98 @@
+"""Popup contents in Chinese: what the feature is, its key attributes, the open ledger entries there, and what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from html import escape
+from typing import Any
+
+import numpy as np
+
+from api.catalog import Catalog
+from layers import LAYERS
+from layers.frames import properties_of
+from maps.advice import advice
+
+#: Hazards within this distance of a feature count as "at that place" (besides those linked to it by id).
+NEARBY_M = 30.0
+OPEN_STATUSES = ("registered", "assessed", "rectifying", "verification_requested", "accepted")
+#: Fields not worth a line in a popup (codes people do not read, or shown elsewhere).
+HIDDEN = {"road_ids", "linked_layer", "linked_fid", "village_code", "lane_id", "road_id"}
+
+
+def readable_value(layer_id: str, name: str, value: Any) -> str:
+    """A stored value as a person reads it: code → Chinese label, yes/no, substances as a list."""
+    layer = LAYERS[layer_id]
+    coded = layer.coded_fields().get(name)
+    if coded is not None and value is not None:
+        try:
+            return coded(value).label
+        except ValueError:
+            return str(value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if name == "substances":
+        return "；".join(f"{s.get('name')} {s.get('quantity_t'):g} t" for s in value) or "—"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def attribute_rows(layer_id: str, props: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(Chinese title, readable value) for every filled-in attribute worth showing."""
+    titles = LAYERS[layer_id].field_titles()
+    rows = []
+    for name, title in titles.items():
+        value = props.get(name)
+        if name in HIDDEN or value is None or (isinstance(value, str | list) and not value):
+            continue
+        rows.append((title, readable_value(layer_id, name, value)))
+    return rows
+
+
+def open_hazards(cat: Catalog, layer_id: str, fid: int) -> list[Mapping[str, Any]]:
+    """Open ledger entries linked to the feature or lying within NEARBY_M of it, newest first."""
+    hazards = cat["hazards"]
+    if hazards.frame.empty:
+        return []
+    frame = hazards.frame
+    linked = frame.index[(frame["linked_layer"] == layer_id) & (frame["linked_fid"] == fid)]
+    if layer_id == "hazards":
+        near = np.array([], dtype=int)
+    else:
+        near = hazards.index.within_distance(cat[layer_id].index.geometry(fid), NEARBY_M)
+    ids = np.union1d(np.asarray(linked, dtype=int), near)
+    rows = frame.loc[ids]
+    rows = rows[rows["status"].isin(OPEN_STATUSES)].sort_values("discovered_on", ascending=False)
+    records = rows.drop(columns=rows.geometry.name).to_dict(orient="records")
+    return [properties_of(LAYERS["hazards"], record) for record in records]
+
+
+def popup_html(cat: Catalog, layer_id: str, fid: int, props: Mapping[str, Any], *, today: date | None = None) -> str:
+    """The popup of one feature as an HTML fragment (every value escaped)."""
+    layer = LAYERS[layer_id]
+    name = props.get("name") or props.get("code") or props.get("description") or f"#{fid}"
+    parts = [f'<div class="om-popup"><div class="om-popup-kind">{escape(layer.title)}</div>']
+    parts.append(f'<div class="om-popup-title">{escape(str(name))}</div><table>')
+    for title, value in attribute_rows(layer_id, props):
+        parts.append(f"<tr><th>{escape(title)}</th><td>{escape(value)}</td></tr>")
+    parts.append("</table>")
+    actions = advice(layer_id, props, today=today)
+    if actions:
+        items = "".join(f"<li>{escape(a)}</li>" for a in actions)
+        parts.append(f'<div class="om-popup-section">处置建议</div><ul class="om-advice">{items}</ul>')
+    if layer_id != "hazards":
+        hazards = open_hazards(cat, layer_id, fid)
+        if hazards:
+            parts.append(f'<div class="om-popup-section">未销号隐患（{len(hazards)}）</div><ul class="om-hazards">')
+            for h in hazards:
+                status = readable_value("hazards", "status", h["status"])
+                deadline = readable_value("hazards", "deadline", h["deadline"]) if h.get("deadline") else "未定"
+                parts.append(
+                    f"<li><b>{escape(str(h['code']))}</b> {escape(str(h['description']))}"
+                    f"<br><span>{escape(status)} · 时限 {escape(deadline)}</span></li>"
+                )
+            parts.append("</ul>")
+    parts.append("</div>")
+    return "".join(parts)

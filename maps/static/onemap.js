@@ -1,0 +1,460 @@
+/* onemap 一张图 — the browser side of the map views.
+ *
+ * The page holds no features: each visible overlay asks the server for what lies in the viewport at the current
+ * zoom (/map/data), so a banner-sized dataset loads as fast as a village. A standalone export instead carries its
+ * features in the page (config.embedded) and needs no server at all.
+ */
+(function () {
+  "use strict";
+
+  const SEVERITY_ORDER = ["fatal", "injury", "property"];
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function bboxOf(map) {
+    const b = map.getBounds();
+    const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
+    return [
+      clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90),
+      clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90),
+    ].map((v) => v.toFixed(6)).join(",");
+  }
+
+  /* Icons are drawn with CSS and a single Chinese character: no icon font or image to fetch. */
+  function glyphIcon(color, glyph) {
+    return L.divIcon({
+      className: "om-glyph",
+      html: `<span style="background:${color}">${glyph}</span>`,
+      iconSize: [22, 22],
+      iconAnchor: [11, 11],
+      popupAnchor: [0, -11],
+    });
+  }
+
+  function countIcon(count, color) {
+    const size = count < 10 ? 26 : count < 100 ? 32 : count < 1000 ? 38 : 44;
+    return L.divIcon({
+      className: "om-count",
+      html: `<span style="background:${color};width:${size}px;height:${size}px;line-height:${size}px">${count}</span>`,
+      iconSize: [size, size],
+      iconAnchor: [size / 2, size / 2],
+    });
+  }
+
+  class Overlay {
+    constructor(app, spec) {
+      this.app = app;
+      this.spec = spec;
+      this.symbol = spec.symbol;
+      this.group = window[spec.fg];
+      this.content = this.makeContent();
+      this.group.addLayer(this.content);
+      this.hiddenNote = null;
+    }
+
+    makeContent() {
+      if (this.spec.heat) {
+        return L.heatLayer([], { radius: 28, blur: 22, maxZoom: 16, minOpacity: 0.35 });
+      }
+      if (this.symbol.cluster) {
+        return L.markerClusterGroup({
+          chunkedLoading: true,
+          showCoverageOnHover: false,
+          maxClusterRadius: 45,
+          iconCreateFunction: (cluster) => {
+            const keys = cluster.getAllChildMarkers().map((m) => m.options.omKey);
+            const worst = SEVERITY_ORDER.find((k) => keys.includes(k)) || keys[0];
+            return countIcon(cluster.getChildCount(), this.symbol.colors[worst] || "#555");
+          },
+        });
+      }
+      return L.featureGroup();
+    }
+
+    get visible() {
+      return this.app.map.hasLayer(this.group);
+    }
+
+    color(key) {
+      return this.symbol.colors[key] || this.symbol.colors[""] || "#3388ff";
+    }
+
+    draw(body) {
+      const s = this.symbol;
+      this.hiddenNote = body.hidden || null;
+      if (this.spec.heat) {
+        const points = body.features.map((f) => {
+          const [x, y] = f.geometry.coordinates;
+          return [y, x, f.properties.w || 1];
+        });
+        this.content.setLatLngs(points);
+        return;
+      }
+      this.content.clearLayers();
+      const layers = [];
+      for (const f of body.features) {
+        if (f.properties.count !== undefined) {
+          const [x, y] = f.geometry.coordinates;
+          const marker = L.marker([y, x], { icon: countIcon(f.properties.count, this.color("")) });
+          marker.bindTooltip(`${this.spec.title}：${f.properties.count} 个（放大查看）`);
+          marker.on("click", () => this.app.map.setView([y, x], this.app.map.getZoom() + 2));
+          layers.push(marker);
+          continue;
+        }
+        layers.push(...this.featureLayers(f));
+      }
+      if (this.content.addLayers) this.content.addLayers(layers);
+      else layers.forEach((l) => this.content.addLayer(l));
+    }
+
+    featureLayers(f) {
+      const s = this.symbol;
+      const key = f.properties.k;
+      const color = this.color(key);
+      const out = [];
+      const geo = L.geoJSON(f, {
+        style: () => ({
+          color: s.shape === "area" ? color : color,
+          weight: s.weight,
+          fillColor: color,
+          fillOpacity: s.shape === "area" ? s.fillOpacity : 0.8,
+          opacity: 0.9,
+        }),
+        pointToLayer: (_, latlng) => {
+          if (s.shape === "icon") {
+            return L.marker(latlng, { icon: glyphIcon(color, s.glyphs[key] || "●"), omKey: key });
+          }
+          if (s.cluster) {
+            const dot = L.divIcon({ className: "om-dot", html: `<span style="background:${color}"></span>`, iconSize: [12, 12] });
+            return L.marker(latlng, { icon: dot, omKey: key });
+          }
+          return L.circleMarker(latlng, {
+            radius: s.radius, color: "#333", weight: 1, fillColor: color, fillOpacity: 0.9,
+          });
+        },
+      });
+      geo.eachLayer((layer) => {
+        if (f.properties.n) layer.bindTooltip(f.properties.n, { sticky: s.shape !== "icon" && s.shape !== "circle" });
+        layer.bindPopup(() => this.popup(f, layer), { maxWidth: 360, minWidth: 240 });
+        out.push(layer);
+      });
+      return out;
+    }
+
+    popup(f, layer) {
+      if (f.properties.popup) return f.properties.popup;
+      const box = el("div", "om-popup om-loading", "加载中…");
+      fetch(`${this.app.cfg.popupUrl}/${this.spec.layer}/${f.properties.fid}`)
+        .then((r) => (r.ok ? r.text() : Promise.reject(new Error(r.statusText))))
+        .then((html) => { layer.setPopupContent(html); })
+        .catch(() => { layer.setPopupContent('<div class="om-popup">无法加载详情，请稍后重试</div>'); });
+      return box;
+    }
+  }
+
+  class App {
+    constructor(map, cfg) {
+      // Without tiles Leaflet knows no zoom range, and marker clustering needs one.
+      if (map.options.maxZoom === undefined) map.setMaxZoom(19);
+      if (map.options.minZoom === undefined) map.setMinZoom(5);
+      this.map = map;
+      this.cfg = cfg;
+      this.overlays = cfg.overlays.map((spec) => new Overlay(this, spec));
+      this.pending = new Map();
+      if (cfg.localBasemap) this.basemap();
+      if (cfg.village) this.cropToVillage();
+      L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
+      this.legend = this.addLegend();
+      this.addTitle();
+      this.addNotice();
+      this.addSearch();
+      if (cfg.panel === "near") this.addNear();
+      const refresh = () => this.refresh();
+      // A redraw would close the popup being read (and popups pan the map when they open): wait until it closes.
+      map.on("popupopen", () => { this.reading = true; });
+      map.on("popupclose", () => {
+        this.reading = false;
+        if (this.stale) refresh();
+      });
+      map.on("moveend", refresh);
+      map.on("overlayadd", refresh);
+      map.on("overlayremove", () => this.renderLegend());
+      this.refresh();
+    }
+
+    /* ---- data -------------------------------------------------------------------------------------------- */
+
+    /* One request per layer and viewport: a layer's heat map and its markers share it. */
+    load(layer, zoom, batch) {
+      if (this.cfg.embedded) {
+        return Promise.resolve(this.cfg.embedded[layer] || { features: [] });
+      }
+      if (batch.has(layer)) return batch.get(layer);
+      const shift = this.cfg.shift ? "&shift=gcj02" : "";
+      const url = `${this.cfg.dataUrl}/${layer}?bbox=${bboxOf(this.map)}&zoom=${Math.round(zoom)}${shift}`;
+      if (this.pending.has(layer)) this.pending.get(layer).abort();
+      const controller = new AbortController();
+      this.pending.set(layer, controller);
+      const promise = fetch(url, { signal: controller.signal })
+        .then((r) => (r.ok ? r.json() : r.json().then((e) => Promise.reject(new Error(e.description)))))
+        .finally(() => {
+          if (this.pending.get(layer) === controller) this.pending.delete(layer);
+        });
+      batch.set(layer, promise);
+      return promise;
+    }
+
+    refresh() {
+      this.stale = this.reading;
+      if (this.reading) return;
+      const zoom = this.map.getZoom();
+      const batch = new Map();
+      const jobs = [];
+      for (const overlay of this.overlays) {
+        if (!overlay.visible) continue;
+        if (this.cfg.embedded && overlay.loaded) continue;
+        jobs.push(
+          this.load(overlay.spec.layer, zoom, batch)
+            .then((body) => { overlay.draw(body); overlay.loaded = true; })
+            .catch((err) => { if (err.name !== "AbortError") this.status(`加载${overlay.spec.title}失败：${err.message}`); })
+        );
+      }
+      if (this.base) jobs.push(this.refreshBasemap(zoom));
+      Promise.all(jobs).then(() => {
+        this.renderLegend();
+        document.body.dataset.omReady = String(Number(document.body.dataset.omReady || 0) + 1);
+      });
+    }
+
+    status(text) {
+      if (!this.statusBox) return;
+      this.statusBox.textContent = text;
+    }
+
+    /* ---- offline basemap: villages, roads and old settlements in quiet colours ---------------------------- */
+
+    basemap() {
+      const pane = this.map.createPane("om-basemap");
+      pane.style.zIndex = 250;
+      this.map.getContainer().classList.add("om-offline");
+      this.base = {
+        villages: L.featureGroup([], { pane: "om-basemap" }).addTo(this.map),
+        roads: L.featureGroup([], { pane: "om-basemap" }).addTo(this.map),
+        old_settlements: L.featureGroup([], { pane: "om-basemap" }).addTo(this.map),
+      };
+      this.baseLoaded = {};
+    }
+
+    refreshBasemap(zoom) {
+      const styles = {
+        villages: { color: "#c9bfae", weight: 1, fillColor: "#f4f0e6", fillOpacity: 1 },
+        old_settlements: { color: "#e0d2bd", weight: 0.5, fillColor: "#ece2d0", fillOpacity: 1 },
+        roads: { color: "#ffffff", weight: zoom >= 14 ? 5 : 3, opacity: 1 },
+      };
+      const jobs = Object.entries(this.base).map(([layer, group]) => {
+        if (this.cfg.embedded && this.baseLoaded[layer]) return Promise.resolve();
+        const source = this.cfg.embedded ? Promise.resolve(this.cfg.embedded[layer] || { features: [] })
+          : fetch(`${this.cfg.dataUrl}/${layer}?bbox=${bboxOf(this.map)}&zoom=${Math.round(zoom)}`).then((r) => r.json());
+        return source.then((body) => {
+          group.clearLayers();
+          L.geoJSON(body, { pane: "om-basemap", style: styles[layer], interactive: false }).addTo(group);
+          if (layer === "villages" && zoom >= 12) {
+            for (const f of body.features) {
+              const centre = L.geoJSON(f).getBounds().getCenter();
+              L.marker(centre, {
+                pane: "om-basemap", interactive: false,
+                icon: L.divIcon({ className: "om-place", html: f.properties.n, iconSize: [100, 16], iconAnchor: [50, 8] }),
+              }).addTo(group);
+            }
+          }
+          this.baseLoaded[layer] = true;
+        });
+      });
+      return Promise.all(jobs);
+    }
+
+    cropToVillage() {
+      document.body.classList.add("om-with-panel");
+      this.map.invalidateSize();
+      const [w, s, e, n] = this.cfg.village.bounds;
+      const bounds = L.latLngBounds([s, w], [n, e]);
+      this.map.fitBounds(bounds, { padding: [10, 10] });
+      this.map.setMaxBounds(bounds.pad(0.25));
+    }
+
+    /* ---- controls ------------------------------------------------------------------------------------------- */
+
+    addTitle() {
+      const Title = L.Control.extend({
+        onAdd: () => {
+          const box = el("div", "om-title om-box");
+          box.appendChild(el("div", "om-title-main", this.cfg.title));
+          box.appendChild(el("div", "om-title-sub", this.cfg.audience));
+          const nav = el("div", "om-nav");
+          for (const link of this.cfg.links || []) {
+            const a = el("a", link.current ? "om-current" : "", link.title);
+            a.href = link.href;
+            nav.appendChild(a);
+          }
+          box.appendChild(nav);
+          this.statusBox = el("div", "om-status");
+          box.appendChild(this.statusBox);
+          L.DomEvent.disableClickPropagation(box);
+          return box;
+        },
+      });
+      new Title({ position: "topleft" }).addTo(this.map);
+    }
+
+    addNotice() {
+      if (!this.cfg.notice) return;
+      const Notice = L.Control.extend({ onAdd: () => el("div", "om-notice", this.cfg.notice) });
+      new Notice({ position: "bottomleft" }).addTo(this.map);
+    }
+
+    addLegend() {
+      const Legend = L.Control.extend({
+        onAdd: () => {
+          const box = el("div", "om-legend");
+          L.DomEvent.disableClickPropagation(box);
+          L.DomEvent.disableScrollPropagation(box);
+          return box;
+        },
+      });
+      const control = new Legend({ position: "bottomleft" });
+      control.addTo(this.map);
+      return control.getContainer();
+    }
+
+    renderLegend() {
+      const box = this.legend;
+      box.textContent = "";
+      box.appendChild(el("div", "om-legend-title", "图例"));
+      const seen = new Set();
+      for (const overlay of this.overlays) {
+        if (!overlay.visible || seen.has(overlay.spec.key)) continue;
+        seen.add(overlay.spec.key);
+        const section = el("div", "om-legend-section");
+        section.appendChild(el("div", "om-legend-layer", overlay.spec.title));
+        if (overlay.spec.heat) {
+          section.appendChild(el("div", "om-legend-heat", "低 ▁▂▃▅▇ 高"));
+        } else {
+          for (const row of overlay.spec.legend) {
+            const line = el("div", "om-legend-row");
+            const swatch = el("span", `om-swatch om-${overlay.symbol.shape}`, row.glyph || "");
+            swatch.style.background = row.color;
+            line.appendChild(swatch);
+            line.appendChild(el("span", "", row.label));
+            section.appendChild(line);
+          }
+        }
+        if (overlay.hiddenNote) section.appendChild(el("div", "om-legend-note", overlay.hiddenNote));
+        box.appendChild(section);
+      }
+    }
+
+    addSearch() {
+      const Search = L.Control.extend({
+        onAdd: () => {
+          const box = el("div", "om-search om-box");
+          const input = el("input");
+          input.type = "search";
+          input.placeholder = "搜索村名、地名、隐患编号";
+          input.setAttribute("aria-label", "搜索");
+          const list = el("ul", "om-search-results");
+          box.appendChild(input);
+          box.appendChild(list);
+          let timer = null;
+          input.addEventListener("input", () => {
+            clearTimeout(timer);
+            timer = setTimeout(() => this.search(input.value.trim(), list), 250);
+          });
+          L.DomEvent.disableClickPropagation(box);
+          L.DomEvent.disableScrollPropagation(box);
+          return box;
+        },
+      });
+      new Search({ position: "topleft" }).addTo(this.map);
+    }
+
+    search(query, list) {
+      list.textContent = "";
+      if (!query) return;
+      const found = this.cfg.searchIndex
+        ? Promise.resolve(this.cfg.searchIndex.filter((r) => r.name.includes(query) || (r.code || "").includes(query)).slice(0, 20))
+        : fetch(`${this.cfg.searchUrl}?q=${encodeURIComponent(query)}`).then((r) => r.json()).then((b) => b.results);
+      found.then((results) => {
+        list.textContent = "";
+        if (!results.length) list.appendChild(el("li", "om-empty", "没有找到"));
+        for (const r of results) {
+          const item = el("li");
+          item.appendChild(el("b", "", r.name));
+          item.appendChild(el("span", "", ` ${r.title}`));
+          item.addEventListener("click", () => {
+            const [w, s, e, n] = r.bounds;
+            this.map.fitBounds([[s, w], [n, e]], { maxZoom: 17, padding: [40, 40] });
+            list.textContent = "";
+          });
+          list.appendChild(item);
+        }
+      });
+    }
+
+    /* ---- emergency: what lies near an incident ------------------------------------------------------------ */
+
+    addNear() {
+      const Panel = L.Control.extend({
+        onAdd: () => {
+          const box = el("div", "om-near");
+          box.appendChild(el("div", "om-near-title", "事发点周边"));
+          box.appendChild(el("div", "om-near-body", "在地图空白处单击，标出事发点，列出周边应急资源和风险源"));
+          L.DomEvent.disableClickPropagation(box);
+          L.DomEvent.disableScrollPropagation(box);
+          return box;
+        },
+      });
+      const panel = new Panel({ position: "bottomright" }).addTo(this.map).getContainer();
+      this.nearLayer = L.featureGroup().addTo(this.map);
+      this.map.on("click", (event) => this.near(event.latlng, panel.querySelector(".om-near-body")));
+    }
+
+    near(latlng, body) {
+      const radius = this.cfg.nearRadius;
+      this.nearLayer.clearLayers();
+      L.circle(latlng, { radius, color: "#b30000", weight: 1, fillOpacity: 0.05, interactive: false }).addTo(this.nearLayer);
+      L.circleMarker(latlng, { radius: 7, color: "#b30000", fillColor: "#fff", fillOpacity: 1 }).addTo(this.nearLayer);
+      body.textContent = "查询中…";
+      const shift = this.cfg.shift ? "&shift=gcj02" : "";
+      fetch(`${this.cfg.nearUrl}?lon=${latlng.lng.toFixed(6)}&lat=${latlng.lat.toFixed(6)}&radius_m=${radius}${shift}`)
+        .then((r) => (r.ok ? r.json() : r.json().then((e) => Promise.reject(new Error(e.description)))))
+        .then((result) => {
+          body.textContent = "";
+          body.appendChild(el("div", "om-near-where", result.village ? `位于 ${result.village}` : "不在镇域内"));
+          for (const section of result.sections) {
+            body.appendChild(el("div", "om-near-section", `${section.title}（${section.items.length}）`));
+            const list = el("ul");
+            for (const item of section.items) {
+              list.appendChild(el("li", "", `${item.name} — ${Math.round(item.distance_m)} m${item.note ? "，" + item.note : ""}`));
+              const [x, y] = item.location;
+              L.polyline([latlng, [y, x]], { color: "#b30000", weight: 1, dashArray: "4 4", interactive: false }).addTo(this.nearLayer);
+            }
+            if (!section.items.length) list.appendChild(el("li", "om-empty", "无"));
+            body.appendChild(list);
+          }
+        })
+        .catch((err) => { body.textContent = `查询失败：${err.message}`; });
+    }
+  }
+
+  window.OneMap = {
+    start(map, cfg) {
+      window.oneMap = new App(map, cfg);
+      return window.oneMap;
+    },
+  };
+})();

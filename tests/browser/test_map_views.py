@@ -1,0 +1,199 @@
+"""The one-map views in a real browser (headless Chromium): they load cleanly, stay on this machine, and respond.
+
+Screenshots of every view are written to tests/artifacts/ (or $ONEMAP_TEST_ARTIFACTS) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from outside_tools import need_tool, running_service
+
+from onemap.settings import DEMO_GPKG
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(os.environ.get("ONEMAP_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
+VIEWS = {
+    "town": "/map",
+    "planner": "/map/planner",
+    "emergency": "/map/emergency",
+    "village": "/map/village/150525107201",
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("browser") / "demo.gpkg"
+    shutil.copy(DEMO_GPKG, data)
+    with running_service(data, ONEMAP_TIANDITU_KEY="test-key") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    chromium = need_tool("chromium", "Debian: apt-get install chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Playwright must be installed in CI (pip install -e . --group test)")
+        pytest.skip("Playwright not installed: pip install -e . --group test")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """One page in a fresh context, with every console message and request recorded."""
+
+    def __init__(self, browser, url: str, *, block_outside: bool = False) -> None:
+        self.context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        if block_outside:
+            self.page.route("**/*", lambda route: route.abort() if _outside(route.request.url) else route.continue_())
+        self.page.goto(url)
+        self.wait_ready()
+
+    def wait_ready(self, after: int = 0) -> None:
+        """Until every visible overlay has loaded and drawn (the page counts completed refreshes)."""
+        self.page.wait_for_function(f"Number(document.body.dataset.omReady || 0) > {after}", timeout=30_000)
+
+    @property
+    def ready_count(self) -> int:
+        return int(self.page.evaluate("Number(document.body.dataset.omReady || 0)"))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def _outside(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme not in ("data", "blob", "about") and parsed.hostname not in ("127.0.0.1", "localhost")
+
+
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_view_loads_offline_toggles_every_overlay_and_opens_a_popup(browser, server, view):
+    visit = Visit(browser, server + VIEWS[view])
+    page = visit.page
+    try:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"map-{view}.png"))
+        assert visit.errors == []
+        assert [u for u in visit.requests if _outside(u)] == []
+        assert page.locator(".om-notice").inner_text().startswith("合成示例数据")
+        assert page.locator(".om-legend-row").count() > 0
+
+        entries = page.locator(".leaflet-control-layers-overlays label:has(input[type=checkbox])")
+        overlays = page.evaluate("oneMap.overlays.map(o => o.spec.title)")
+        assert entries.count() == len(overlays) >= 5
+        for i in range(entries.count()):
+            box = entries.nth(i).locator("input")
+            before = box.is_checked()
+            title = entries.nth(i).inner_text().strip()
+            index = overlays.index(title)
+            count = visit.ready_count
+            box.click()
+            assert box.is_checked() != before
+            assert page.evaluate(f"oneMap.overlays[{index}].visible") != before, title
+            if not before:
+                visit.wait_ready(after=count)  # switching a layer on loads it
+            box.click()
+            assert box.is_checked() == before
+            assert page.evaluate(f"oneMap.overlays[{index}].visible") == before, title
+
+        _open_a_popup(visit)
+        assert visit.errors == []
+        assert [u for u in visit.requests if _outside(u)] == []
+    finally:
+        visit.close()
+
+
+def _open_a_popup(visit: Visit) -> None:
+    """Zoom to the first feature of a point overlay, click it, and wait for its popup's details."""
+    page = visit.page
+    count = visit.ready_count
+    page.evaluate(
+        """() => {
+          const overlay = oneMap.overlays.find(o => o.visible && !o.spec.heat && !o.symbol.cluster
+                                               && o.content.getLayers().some(l => l.getLatLng));
+          const layer = overlay.content.getLayers().find(l => l.getLatLng);
+          window.__popupOverlay = oneMap.overlays.indexOf(overlay);
+          oneMap.map.setView(layer.getLatLng(), 16, { animate: false });
+        }"""
+    )
+    visit.wait_ready(after=count)
+    centre = page.evaluate(
+        """() => {
+          const centre = oneMap.map.getCenter();
+          const layer = oneMap.overlays[window.__popupOverlay].content.getLayers().filter(l => l.getLatLng)
+            .sort((a, b) => a.getLatLng().distanceTo(centre) - b.getLatLng().distanceTo(centre))[0];
+          const p = oneMap.map.latLngToContainerPoint(layer.getLatLng());
+          const box = oneMap.map.getContainer().getBoundingClientRect();
+          return [box.left + p.x, box.top + p.y];
+        }"""
+    )
+    page.mouse.click(*centre)
+    title = page.locator(".leaflet-popup-content .om-popup-title")
+    title.wait_for(timeout=10_000)
+    assert title.inner_text().strip()
+    assert page.locator(".leaflet-popup-content .om-popup-kind").inner_text().strip()
+
+
+def test_search_finds_a_village_and_flies_there(browser, server):
+    visit = Visit(browser, server + "/map")
+    try:
+        page = visit.page
+        page.fill(".om-search input", "西营子")
+        result = page.locator(".om-search-results li", has_text="西营子村").first
+        result.wait_for(timeout=10_000)
+        before = page.evaluate("oneMap.map.getZoom()")
+        result.click()
+        page.wait_for_function(f"oneMap.map.getZoom() > {before}", timeout=10_000)
+        assert visit.errors == []
+    finally:
+        visit.close()
+
+
+def test_emergency_view_lists_what_is_near_a_clicked_point(browser, server):
+    visit = Visit(browser, server + "/map/emergency")
+    try:
+        page = visit.page
+        count = visit.ready_count
+        page.evaluate("oneMap.map.setView([42.846, 120.548], 15, { animate: false })")
+        visit.wait_ready(after=count)
+        page.evaluate("oneMap.map.fire('click', { latlng: L.latLng(42.846, 120.548) })")
+        page.locator(".om-near-section").first.wait_for(timeout=10_000)
+        text = page.locator(".om-near-body").inner_text()
+        assert "最近的应急资源" in text and "义隆永镇" in text and " m" in text
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "map-emergency-near.png"))
+        assert visit.errors == []
+    finally:
+        visit.close()
+
+
+@pytest.mark.parametrize(("basemap", "shifted"), [("offline", False), ("tianditu", False), ("amap", True)])
+def test_only_the_amap_view_asks_for_gcj02_coordinates(browser, server, basemap, shifted):
+    """Tile requests leave this machine and are blocked here; the data requests show whether features are shifted."""
+    visit = Visit(browser, f"{server}/map?basemap={basemap}", block_outside=True)
+    try:
+        data = [u for u in visit.requests if "/map/data/" in u]
+        assert data
+        assert all(("shift=gcj02" in u) == shifted for u in data)
+        assert visit.page.evaluate("oneMap.cfg.shift") is shifted
+        tiles = [u for u in visit.requests if _outside(u)]
+        assert bool(tiles) == (basemap != "offline")
+    finally:
+        visit.close()

@@ -1,0 +1,196 @@
+"""The map's server side over the demo town: viewport data against brute force, grouping, shifting, popups,
+search, what-is-near, and pages that load nothing from outside."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import date
+
+import numpy as np
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+
+from api.catalog import Catalog
+from api.main import create_app
+from geo import gcj02
+from geo.crs import LOCAL_METRIC, transform_geometries
+from layers import LAYERS
+from layers.frames import properties_of
+from maps import assets
+from maps.advice import advice
+from maps.popups import popup_html
+from maps.symbols import SYMBOLS, intersection_treatment
+from maps.viewport import degrees_per_pixel, viewport
+from onemap.settings import DEMO_GPKG, Settings
+from store import GeoPackageStore
+
+SEAT = (120.54, 42.84, 120.556, 42.852)
+TOWN = (120.4, 42.7, 120.7, 43.0)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> GeoPackageStore:
+    path = tmp_path_factory.mktemp("maps") / "demo.gpkg"
+    shutil.copy(DEMO_GPKG, path)
+    return GeoPackageStore(path)
+
+
+@pytest.fixture(scope="module")
+def cat(demo) -> Catalog:
+    return Catalog.load(demo)
+
+
+@pytest.fixture(scope="module")
+def client(demo) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(_env_file=None, data=demo.path, tianditu_key="k"))) as test_client:
+        yield test_client
+
+
+def test_every_layer_has_a_symbol_and_every_colour_a_legend_line():
+    assert set(SYMBOLS) == set(LAYERS)
+    for symbol in SYMBOLS.values():
+        assert set(symbol.colors) == set(symbol.labels), symbol.layer_id
+        assert all(row["label"] for row in symbol.legend())
+    assert list(SYMBOLS["risk_sources"].colors.values()) == ["#e60000", "#ff8c00", "#ffd700", "#1e64c8"]
+
+
+@pytest.mark.parametrize("layer_id", ["roads", "intersections", "fire_lanes", "old_settlements", "hazards"])
+def test_viewport_holds_exactly_the_features_in_the_box(cat, layer_id):
+    frame = cat[layer_id].frame
+    for bbox in (SEAT, TOWN, (120.45, 42.75, 120.5, 42.8)):
+        body = viewport(cat, layer_id, bbox, zoom=16)
+        expected = sorted(int(i) for i in frame.index[shapely.intersects(frame.geometry.values, shapely.box(*bbox))])
+        assert sorted(f["id"] for f in body["features"]) == expected
+        keys = {f["properties"]["k"] for f in body["features"]}
+        assert keys <= set(SYMBOLS[layer_id].colors), keys
+
+
+def test_lines_are_simplified_for_the_zoom_but_stay_close(cat):
+    fine = viewport(cat, "roads", TOWN, zoom=18)
+    coarse = viewport(cat, "roads", TOWN, zoom=10)
+    count = lambda body: sum(len(shapely.get_coordinates(shapely.from_geojson(_json(f)))) for f in body["features"])  # noqa: E731
+    assert count(coarse) < count(fine)
+    tolerance = degrees_per_pixel(10)
+    by_id = {f["id"]: shapely.from_geojson(_json(f)) for f in fine["features"]}
+    for f in coarse["features"]:
+        assert shapely.hausdorff_distance(shapely.from_geojson(_json(f)), by_id[f["id"]]) <= tolerance
+
+
+def _json(feature: dict) -> str:
+    return json.dumps(feature["geometry"])
+
+
+def test_dense_points_are_grouped_without_losing_any(cat):
+    body = viewport(cat, "accidents", TOWN, zoom=11, max_points=100)
+    assert body["grouped"]
+    total = sum(f["properties"]["count"] for f in body["features"])
+    assert total == body["numberMatched"] == len(cat["accidents"].frame)
+    assert viewport(cat, "accidents", TOWN, zoom=11).get("grouped") is None  # 442 points are drawn one by one
+
+
+def test_layers_too_dense_for_the_zoom_say_so(cat):
+    body = viewport(cat, "buildings", TOWN, zoom=12)
+    assert body["features"] == [] and "15" in body["hidden"]
+    assert viewport(cat, "buildings", SEAT, zoom=16)["features"]
+
+
+def test_shifted_features_move_by_the_gcj02_offset(cat):
+    plain = {f["id"]: f["geometry"]["coordinates"] for f in viewport(cat, "risk_sources", TOWN, zoom=14)["features"]}
+    shifted_box = tuple(np.ravel(np.column_stack(gcj02.wgs84_to_gcj02(np.array(TOWN[::2]), np.array(TOWN[1::2])))))
+    moved = viewport(cat, "risk_sources", shifted_box, zoom=14, shift=True)["features"]
+    assert {f["id"] for f in moved} == set(plain)
+    for f in moved:
+        lon, lat = plain[f["id"]]
+        assert f["geometry"]["coordinates"] == pytest.approx(list(gcj02.wgs84_to_gcj02(lon, lat)), abs=2e-6)
+        metres = np.hypot((f["geometry"]["coordinates"][0] - lon) * 111_320 * np.cos(np.radians(lat)),
+                          (f["geometry"]["coordinates"][1] - lat) * 110_574)  # fmt: skip
+        assert 300 < metres < 800
+
+
+def test_intersection_treatment_worked_examples():
+    assert intersection_treatment({"control": "signal", "signal": True}) == "signal"
+    lit_and_belted = {"control": "flashing", "flashing_light": True, "speed_belts": True}
+    assert intersection_treatment(lit_and_belted) == "light_and_belts"
+    assert intersection_treatment({"control": "stop", "speed_belts": False}) == "signs"
+    assert intersection_treatment({"control": "none"}) == "none"
+    assert "千灯万带" in " ".join(advice("intersections", {"control": "none", "sight_obstructed": True}))
+
+
+def test_popup_says_what_it_is_what_to_do_and_which_hazards_are_open_there(cat):
+    hazards = cat["hazards"].frame
+    linked = hazards[(hazards["linked_layer"] == "obstructions") & hazards["status"].isin(["rectifying", "registered",
+                     "assessed", "verification_requested"])]  # fmt: skip
+    assert len(linked)
+    fid = int(linked["linked_fid"].iloc[0])
+    row = cat["obstructions"].frame.loc[fid]
+    props = properties_of(LAYERS["obstructions"], row.drop("geometry").to_dict())
+    html = popup_html(cat, "obstructions", fid, props, today=date(2026, 11, 1))
+    assert "消防通道占用点" in html and "处置建议" in html and "消防法第二十八条" in html
+    assert str(linked["code"].iloc[0]) in html
+    assert "<script" not in popup_html(cat, "villages", 1, {"name": "<script>x</script>"})
+
+
+def test_overdue_hazards_are_called_overdue():
+    actions = advice("hazards", {"status": "rectifying", "deadline": "2026-01-01"}, today=date(2026, 11, 1))
+    assert actions[0].startswith("已逾期")
+    assert advice("hazards", {"status": "closed"}, today=date(2026, 11, 1)) == ["已销号"]
+
+
+def test_search_by_village_name_and_code(client):
+    found = client.get("/map/search", params={"q": "西营子"}).json()["results"]
+    assert found[0]["layer"] == "villages" and found[0]["name"] == "西营子村"
+    by_code = client.get("/map/search", params={"q": found[0]["code"]}).json()["results"]
+    assert by_code[0]["name"] == "西营子村"
+    assert client.get("/map/search", params={"q": ""}).status_code == 400
+
+
+def test_near_distances_match_a_brute_force_metric_computation(client, cat):
+    lon, lat = 120.548, 42.846
+    body = client.get("/map/near", params={"lon": lon, "lat": lat, "radius_m": 3000}).json()
+    assert body["village"] == "义隆永村"
+    origin = transform_geometries([shapely.Point(lon, lat)], "EPSG:4326", LOCAL_METRIC)[0]
+    resources = cat["emergency_resources"].frame
+    metric = transform_geometries(resources.geometry.values, "EPSG:4326", LOCAL_METRIC)
+    expected = sorted(shapely.distance(origin, metric))[:6]
+    got = [item["distance_m"] for item in body["sections"][0]["items"]]
+    assert got == pytest.approx(expected, abs=0.1)
+    sources = cat["risk_sources"].frame
+    within = shapely.distance(origin, transform_geometries(sources.geometry.values, "EPSG:4326", LOCAL_METRIC)) <= 3000
+    assert len(body["sections"][1]["items"]) == int(within.sum())
+    outside = client.get("/map/near", params={"lon": 100.0, "lat": 30.0})
+    assert outside.status_code == 400 and "outside the service area" in outside.json()["description"]
+
+
+PAGES = ["/map", "/map/planner", "/map/emergency", "/map/village/150525107201", "/map/village/1"]
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_pages_load_only_our_own_assets_and_embed_no_features(client, url):
+    response = client.get(url)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert not re.findall(r"""(?:src|href)=["']https?://""", html)
+    for asset in (*assets.SCRIPTS, *assets.STYLES):
+        assert assets.url_of(asset) in html
+        assert client.get(assets.url_of(asset)).status_code == 200
+    assert len(html) < 60_000  # the page carries configuration, not data
+    assert '"embedded": null' in html
+
+
+def test_unknown_village_basemap_and_layer_get_a_clear_4xx(client):
+    assert client.get("/map/village/999").status_code == 404
+    assert client.get("/map", params={"basemap": "google"}).status_code == 400
+    response = client.get("/map/data/nope", params={"bbox": "120,42,121,43", "zoom": 12})
+    assert response.status_code == 404
+    response = client.get("/map/data/roads", params={"bbox": "42,120,43,121", "zoom": 12})
+    assert response.status_code == 400 and "swapped" in response.json()["description"]
+
+
+def test_tianditu_needs_a_key(demo):
+    with TestClient(create_app(Settings(_env_file=None, data=demo.path))) as bare:
+        response = bare.get("/map", params={"basemap": "tianditu"})
+        assert response.status_code == 400 and "ONEMAP_TIANDITU_KEY" in response.json()["description"]
