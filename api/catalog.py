@@ -17,6 +17,10 @@ class FeatureNotFound(LookupError):
     """A feature id that the layer does not hold."""
 
 
+class UnknownVillage(LookupError):
+    """A village id or code that the villages layer does not hold."""
+
+
 @dataclass
 class LayerData:
     """One layer's features (fid-indexed, EPSG:4326) and the R-tree over them."""
@@ -65,6 +69,22 @@ class Catalog(Mapping[str, LayerData]):
     def load(cls, store: Store) -> Catalog:
         """Read and index every declared layer (absent layers are served empty)."""
         return cls(store.info(), {layer.id: LayerData.build(layer, store.read(layer)) for layer in LAYERS.values()})
+
+    def village_fid(self, village_id: str) -> int:
+        """The fid of a village given by fid or 12-digit division code; UnknownVillage otherwise."""
+        frame = self["villages"].frame
+        if village_id.isdigit() and len(village_id) == 12:
+            match = frame.index[frame["code"] == village_id]
+        elif village_id.isdigit() and int(village_id) in frame.index:
+            match = frame.index[frame.index == int(village_id)]
+        else:
+            match = frame.index[:0]
+        if not len(match):
+            raise UnknownVillage(
+                f"no village with id or code {village_id!r}: "
+                "use a fid or 12-digit code from /collections/villages/items"
+            )
+        return int(match[0])
 
     def __getitem__(self, layer_id: str) -> LayerData:
         get_layer(layer_id)  # raises UnknownLayer with the list of known ids

@@ -6,17 +6,13 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.catalog import FeatureNotFound
+from api.catalog import FeatureNotFound, UnknownVillage
 from geo.errors import GeoError, InvalidBBox
 from layers import UnknownLayer
 
 
 class InvalidParameter(ValueError):
     """A query parameter that is malformed or not allowed here."""
-
-
-class UnknownVillage(LookupError):
-    """A village id or code that the villages layer does not hold."""
 
 
 STATUS_CODES: dict[type[Exception], int] = {

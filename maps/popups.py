@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from api.catalog import Catalog
 from layers import LAYERS
@@ -69,8 +70,35 @@ def open_hazards(cat: Catalog, layer_id: str, fid: int) -> list[Mapping[str, Any
     return [properties_of(LAYERS["hazards"], record) for record in records]
 
 
-def popup_html(cat: Catalog, layer_id: str, fid: int, props: Mapping[str, Any], *, today: date | None = None) -> str:
-    """The popup of one feature as an HTML fragment (every value escaped)."""
+def open_hazards_by_feature(cat: Catalog, layer_id: str) -> dict[int, list[Mapping[str, Any]]]:
+    """Open hazards at every feature of a layer at once: one index query per open hazard, not one per feature."""
+    hazards = cat["hazards"]
+    frame = hazards.frame
+    if frame.empty or layer_id == "hazards":
+        return {}
+    open_rows = frame[frame["status"].isin(OPEN_STATUSES)].sort_values("discovered_on", ascending=False)
+    target = cat[layer_id].index
+    found: dict[int, list[Mapping[str, Any]]] = {}
+    for _, row in open_rows.iterrows():
+        fids = set(target.within_distance(row.geometry, NEARBY_M).tolist())
+        if row["linked_layer"] == layer_id and pd.notna(row["linked_fid"]) and int(row["linked_fid"]) in target:
+            fids.add(int(row["linked_fid"]))
+        record = properties_of(LAYERS["hazards"], row.drop(labels=[frame.geometry.name]).to_dict())
+        for fid in sorted(fids):
+            found.setdefault(fid, []).append(record)
+    return found
+
+
+def popup_html(
+    cat: Catalog,
+    layer_id: str,
+    fid: int,
+    props: Mapping[str, Any],
+    *,
+    today: date | None = None,
+    hazards: list[Mapping[str, Any]] | None = None,
+) -> str:
+    """The popup of one feature as an HTML fragment (every value escaped); `hazards` when already looked up."""
     layer = LAYERS[layer_id]
     name = props.get("name") or props.get("code") or props.get("description") or f"#{fid}"
     parts = [f'<div class="om-popup"><div class="om-popup-kind">{escape(layer.title)}</div>']
@@ -83,7 +111,8 @@ def popup_html(cat: Catalog, layer_id: str, fid: int, props: Mapping[str, Any], 
         items = "".join(f"<li>{escape(a)}</li>" for a in actions)
         parts.append(f'<div class="om-popup-section">处置建议</div><ul class="om-advice">{items}</ul>')
     if layer_id != "hazards":
-        hazards = open_hazards(cat, layer_id, fid)
+        if hazards is None:
+            hazards = open_hazards(cat, layer_id, fid)
         if hazards:
             parts.append(f'<div class="om-popup-section">未销号隐患（{len(hazards)}）</div><ul class="om-hazards">')
             for h in hazards:

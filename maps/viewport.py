@@ -18,7 +18,7 @@ from api.catalog import Catalog, LayerData
 from geo import gcj02
 from geo.index import BBox
 from layers.frames import properties_of
-from maps.popups import popup_html
+from maps.popups import open_hazards_by_feature, popup_html
 from maps.symbols import SYMBOLS
 
 #: More points than this in view are grouped into grid cells.
@@ -86,6 +86,7 @@ def _features(
     geometries = shapely.to_geojson(shapely.set_precision(geoms, 1e-6))
     records = rows.drop(columns=rows.geometry.name).to_dict(orient="records")
     weights = HEAT_WEIGHTS.get(data.layer.id, {})
+    hazards = open_hazards_by_feature(cat, data.layer.id) if popups else {}
     out = []
     for fid, geometry, record in zip(fids.tolist(), geometries, records, strict=True):
         props = properties_of(data.layer, record)
@@ -94,7 +95,7 @@ def _features(
         if weights:
             feature_props["w"] = weights.get(key, 0.3)
         if popups:
-            feature_props["popup"] = popup_html(cat, data.layer.id, fid, props)
+            feature_props["popup"] = popup_html(cat, data.layer.id, fid, props, hazards=hazards.get(fid, []))
         out.append({"type": "Feature", "id": fid, "geometry": json.loads(geometry), "properties": feature_props})
     return out
 

@@ -85,3 +85,35 @@ def export(
     from exchange.cli import run_export
 
     raise typer.Exit(run_export(layer, format, out, _data_path(data)))
+
+
+@app.command("map")
+def map_(
+    view: Annotated[str, typer.Option("--view", "-v", help="town, planner, emergency or village")] = "town",
+    village: Annotated[str | None, typer.Option("--village", help="village fid or 12-digit code")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write")] = Path("onemap.html"),
+    data: DataOption = None,
+) -> None:
+    """Write a map view as one self-contained HTML file that opens offline (e.g. from a USB stick)."""
+    from api.catalog import Catalog, UnknownVillage
+    from maps.export import standalone_html
+    from maps.views import VIEWS
+    from store import open_store
+
+    if view not in VIEWS:
+        err.print(f"[red]未知视图 / unknown view {view!r}[/red]: use one of {', '.join(VIEWS)}")
+        raise typer.Exit(2)
+    path = _data_path(data)
+    if not path.exists():
+        err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]")
+        raise typer.Exit(2)
+    with console.status("读取数据 reading the data…"):
+        cat = Catalog.load(open_store(str(path)))
+    try:
+        with console.status("生成地图 building the page…"):
+            html = standalone_html(cat, view, village)
+    except (UnknownVillage, ValueError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    out.write_text(html, encoding="utf-8")
+    console.print(f"wrote {out} ({len(html.encode()) / 2**20:.1f} MB): open it in a browser, no network needed")

@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from api.errors import InvalidParameter
 from api.params import SettingsDep, parse_bbox
 from api.routes.ogc import CatalogDep, LayerDep
-from api.routes.villages import find_village
 from geo.gcj02 import gcj02_to_wgs84
 from layers.frames import properties_of
 from maps.basemaps import BasemapName, basemap
@@ -77,7 +76,7 @@ def village_map(
     basemap: BasemapParam = None,
 ) -> HTMLResponse:
     """One village cropped and zoomed, its hazards with status and deadline in a printable panel beside the map."""
-    return _page(request, cat, settings, "village", basemap, village_fid=find_village(cat, village_id))
+    return _page(request, cat, settings, "village", basemap, village_fid=cat.village_fid(village_id))
 
 
 @router.get("/data/{collection_id}", summary="Features in view, simplified for the zoom")

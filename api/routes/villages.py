@@ -7,8 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from api.catalog import Catalog
-from api.errors import UnknownVillage
 from api.routes.ogc import CatalogDep
 from layers import LAYERS
 
@@ -34,28 +32,12 @@ class VillageSummary(BaseModel):
     counts: list[LayerCount]
 
 
-def find_village(cat: Catalog, village_id: str) -> int:
-    """The fid of a village given by fid or 12-digit division code; UnknownVillage otherwise."""
-    frame = cat["villages"].frame
-    if village_id.isdigit() and len(village_id) == 12:
-        match = frame.index[frame["code"] == village_id]
-    elif village_id.isdigit() and int(village_id) in frame.index:
-        match = frame.index[frame.index == int(village_id)]
-    else:
-        match = frame.index[:0]
-    if not len(match):
-        raise UnknownVillage(
-            f"no village with id or code {village_id!r}: use a fid or 12-digit code from /collections/villages/items"
-        )
-    return int(match[0])
-
-
 @router.get("/{village_id}/summary", summary="Counts of each layer inside a village")
 def village_summary(
     village_id: Annotated[str, Path(description="Village fid, or its 12-digit division code")], cat: CatalogDep
 ) -> VillageSummary:
     """For every other layer, the number of features intersecting the village polygon."""
-    fid = find_village(cat, village_id)
+    fid = cat.village_fid(village_id)
     villages = cat["villages"]
     frame = villages.frame
     row: dict[str, Any] = frame.loc[fid].to_dict()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -197,3 +199,38 @@ def test_only_the_amap_view_asks_for_gcj02_coordinates(browser, server, basemap,
         assert bool(tiles) == (basemap != "offline")
     finally:
         visit.close()
+
+
+@pytest.mark.parametrize(("view", "village"), [("village", "150525107201"), ("town", None)])
+def test_standalone_export_opens_from_a_file_with_the_network_off(browser, tmp_path, view, village):
+    out = tmp_path / f"{view}.html"
+    args = [sys.executable, "-m", "onemap", "map", "--view", view, "--out", str(out), "--data", str(DEMO_GPKG)]
+    subprocess.run([*args, *(["--village", village] if village else [])], check=True, capture_output=True)
+    html = out.read_text(encoding="utf-8")
+    assert "<script src=" not in html and 'rel="stylesheet" href=' not in html
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, offline=True)
+    page = context.new_page()
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    try:
+        page.goto(out.as_uri())
+        page.wait_for_function("Number(document.body.dataset.omReady || 0) > 0", timeout=30_000)
+        drawn = page.evaluate("oneMap.overlays.filter(o => o.visible).map(o => o.content.getLayers().length)")
+        assert sum(drawn) > 50
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"standalone-{view}.png"))
+        assert errors == []
+        assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
+        page.evaluate(
+            """() => {
+              const o = oneMap.overlays.find(o => o.visible && !o.spec.heat && !o.symbol.cluster
+                                                  && o.content.getLayers().some(l => l.getLatLng));
+              o.content.getLayers().find(l => l.getLatLng).openPopup();
+            }"""
+        )
+        assert page.locator(".leaflet-popup-content .om-popup-title").inner_text().strip()
+    finally:
+        context.close()

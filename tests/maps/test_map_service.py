@@ -22,7 +22,7 @@ from layers import LAYERS
 from layers.frames import properties_of
 from maps import assets
 from maps.advice import advice
-from maps.popups import popup_html
+from maps.popups import open_hazards, open_hazards_by_feature, popup_html
 from maps.symbols import SYMBOLS, intersection_treatment
 from maps.viewport import degrees_per_pixel, viewport
 from onemap.settings import DEMO_GPKG, Settings
@@ -194,3 +194,12 @@ def test_tianditu_needs_a_key(demo):
     with TestClient(create_app(Settings(_env_file=None, data=demo.path))) as bare:
         response = bare.get("/map", params={"basemap": "tianditu"})
         assert response.status_code == 400 and "ONEMAP_TIANDITU_KEY" in response.json()["description"]
+
+
+def test_bulk_hazard_lookup_agrees_with_the_per_feature_one(cat):
+    for layer_id in ("obstructions", "intersections", "risk_sources", "old_settlements", "buildings"):
+        bulk = open_hazards_by_feature(cat, layer_id)
+        for fid in cat[layer_id].frame.index:
+            assert [h["code"] for h in bulk.get(int(fid), [])] == [
+                h["code"] for h in open_hazards(cat, layer_id, int(fid))
+            ]
