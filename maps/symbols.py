@@ -44,9 +44,10 @@ class Symbol:
         return self.category(props) if self.category else ""
 
     def legend(self) -> list[dict[str, str]]:
-        """Legend rows: colour, label and, for icons, the glyph."""
+        """Legend rows: category key, colour, label and, for icons, the glyph."""
         return [
-            {"color": self.colors[k], "label": self.labels[k], "glyph": self.glyphs.get(k, "")} for k in self.colors
+            {"key": k, "color": self.colors[k], "label": self.labels[k], "glyph": self.glyphs.get(k, "")}
+            for k in self.colors
         ]
 
     def client(self) -> dict[str, Any]:

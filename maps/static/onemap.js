@@ -96,6 +96,9 @@
         return;
       }
       this.content.clearLayers();
+      // The legend lists only the categories in view (all of them when points arrive grouped).
+      this.seen = new Set(body.features.map((f) => f.properties.k).filter((k) => k !== undefined));
+      if (body.grouped) this.seen = null;
       const layers = [];
       for (const f of body.features) {
         if (f.properties.count !== undefined) {
@@ -313,8 +316,7 @@
 
     addNotice() {
       if (!this.cfg.notice) return;
-      const Notice = L.Control.extend({ onAdd: () => el("div", "om-notice", this.cfg.notice) });
-      new Notice({ position: "bottomleft" }).addTo(this.map);
+      this.statusBox.parentNode.insertBefore(el("div", "om-notice", this.cfg.notice), this.statusBox);
     }
 
     addLegend() {
@@ -344,7 +346,8 @@
         if (overlay.spec.heat) {
           section.appendChild(el("div", "om-legend-heat", "低 ▁▂▃▅▇ 高"));
         } else {
-          for (const row of overlay.spec.legend) {
+          const rows = overlay.spec.legend.filter((row) => !overlay.seen || !overlay.seen.size || overlay.seen.has(row.key));
+          for (const row of rows) {
             const line = el("div", "om-legend-row");
             const swatch = el("span", `om-swatch om-${overlay.symbol.shape}`, row.glyph || "");
             swatch.style.background = row.color;
