@@ -136,8 +136,9 @@
             const dot = L.divIcon({ className: "om-dot", html: `<span style="background:${color}"></span>`, iconSize: [12, 12] });
             return L.marker(latlng, { icon: dot, omKey: key });
           }
+          // A click on a point is about that feature, not a click on the map (the emergency view's incident pick).
           return L.circleMarker(latlng, {
-            radius: s.radius, color: "#333", weight: 1, fillColor: color, fillOpacity: 0.9,
+            radius: s.radius, color: "#333", weight: 1, fillColor: color, fillOpacity: 0.9, bubblingMouseEvents: false,
           });
         },
       });
