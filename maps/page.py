@@ -53,7 +53,6 @@ def render(cat: Catalog, req: PageRequest, *, extra_html: str = "") -> str:
         min_zoom=5,
     )
     m.default_js, m.default_css = assets.folium_lists(base)
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     for tiles in req.basemap.tiles:
         layer = folium.TileLayer(
             tiles=tiles.url,
@@ -148,6 +147,7 @@ def _config(cat: Catalog, req: PageRequest, specs: list[dict], bounds: tuple) ->
         "panel": view.panel,
         "overlays": specs,
         "village": village,
+        "bounds": list(bounds),
         "links": links,
         "embedded": req.embedded,
         "searchIndex": req.search_index,

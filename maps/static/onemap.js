@@ -143,7 +143,7 @@
         },
       });
       geo.eachLayer((layer) => {
-        if (f.properties.n) layer.bindTooltip(f.properties.n, { sticky: s.shape !== "icon" && s.shape !== "circle" });
+        if (f.properties.n) layer.bindTooltip(el("span", "", f.properties.n), { sticky: s.shape !== "icon" && s.shape !== "circle" });
         layer.bindPopup(() => this.popup(f, layer), { maxWidth: 360, minWidth: 240 });
         out.push(layer);
       });
@@ -172,6 +172,10 @@
       this.pending = new Map();
       if (cfg.localBasemap) this.basemap();
       if (cfg.village) this.cropToVillage();
+      else if (cfg.bounds) {
+        const [w, s, e, n] = cfg.bounds;
+        map.fitBounds([[s, w], [n, e]], { animate: false });
+      }
       L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
       this.legend = this.addLegend();
       this.addTitle();
@@ -217,6 +221,7 @@
       this.stale = this.reading;
       if (this.reading) return;
       const zoom = this.map.getZoom();
+      const generation = (this.generation = (this.generation || 0) + 1);
       const batch = new Map();
       const jobs = [];
       for (const overlay of this.overlays) {
@@ -228,8 +233,10 @@
             .catch((err) => { if (err.name !== "AbortError") this.status(`加载${overlay.spec.title}失败：${err.message}`); })
         );
       }
-      if (this.base) jobs.push(this.refreshBasemap(zoom));
+      if (this.base) jobs.push(this.refreshBasemap(zoom, batch));
       Promise.all(jobs).then(() => {
+        // A newer refresh (the user moved on) supersedes this one: only the latest counts as drawn.
+        if (generation !== this.generation) return;
         this.renderLegend();
         document.body.dataset.omReady = String(Number(document.body.dataset.omReady || 0) + 1);
       });
@@ -254,7 +261,7 @@
       this.baseLoaded = {};
     }
 
-    refreshBasemap(zoom) {
+    refreshBasemap(zoom, batch) {
       const styles = {
         villages: { color: "#c9bfae", weight: 1, fillColor: "#f4f0e6", fillOpacity: 1 },
         old_settlements: { color: "#e0d2bd", weight: 0.5, fillColor: "#ece2d0", fillOpacity: 1 },
@@ -262,9 +269,7 @@
       };
       const jobs = Object.entries(this.base).map(([layer, group]) => {
         if (this.cfg.embedded && this.baseLoaded[layer]) return Promise.resolve();
-        const source = this.cfg.embedded ? Promise.resolve(this.cfg.embedded[layer] || { features: [] })
-          : fetch(`${this.cfg.dataUrl}/${layer}?bbox=${bboxOf(this.map)}&zoom=${Math.round(zoom)}`).then((r) => r.json());
-        return source.then((body) => {
+        return this.load(layer, zoom, batch).then((body) => {
           group.clearLayers();
           L.geoJSON(body, { pane: "om-basemap", style: styles[layer], interactive: false }).addTo(group);
           if (layer === "villages" && zoom >= 12) {
@@ -272,12 +277,12 @@
               const centre = L.geoJSON(f).getBounds().getCenter();
               L.marker(centre, {
                 pane: "om-basemap", interactive: false,
-                icon: L.divIcon({ className: "om-place", html: f.properties.n, iconSize: [100, 16], iconAnchor: [50, 8] }),
+                icon: L.divIcon({ className: "om-place", html: el("span", "", f.properties.n), iconSize: [100, 16], iconAnchor: [50, 8] }),
               }).addTo(group);
             }
           }
           this.baseLoaded[layer] = true;
-        });
+        }).catch((err) => { if (err.name !== "AbortError") this.status(`加载底图失败：${err.message}`); });
       });
       return Promise.all(jobs);
     }
@@ -287,7 +292,7 @@
       this.map.invalidateSize();
       const [w, s, e, n] = this.cfg.village.bounds;
       const bounds = L.latLngBounds([s, w], [n, e]);
-      this.map.fitBounds(bounds, { padding: [10, 10] });
+      this.map.fitBounds(bounds, { padding: [10, 10], animate: false });
       this.map.setMaxBounds(bounds.pad(0.25));
     }
 
