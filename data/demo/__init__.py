@@ -28,7 +28,7 @@ from data.demo.metric import to_lonlat
 from data.demo.network import build_network
 from data.demo.roads import classify, road_features
 from data.demo.sites import resource_features, risk_source_features
-from data.demo.town import Town
+from data.demo.town import LayoutError, Town
 from layers import LAYERS
 from layers.base import SYNTHETIC_NOTICE
 from layers.frames import frame_from_properties
@@ -91,9 +91,24 @@ STEPS: tuple[tuple[str, Callable[[Town, Graph], object]], ...] = (
 )
 
 
+#: Draws tried per seed before giving up; a draw fails when it cannot hold every planted item (see LayoutError).
+MAX_ATTEMPTS = 8
+
+
 def generate(seed: int = DEFAULT_SEED, *, progress: Progress | None = None) -> Town:
-    """Lay out the whole town in memory (metric coordinates)."""
+    """Lay out the whole town in memory (metric coordinates); the same seed always gives the same town."""
+    failures = []
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return _generate(seed, attempt, progress)
+        except LayoutError as exc:
+            failures.append(str(exc))
+    raise RuntimeError(f"seed {seed}: no usable layout in {MAX_ATTEMPTS} draws ({'; '.join(failures)})")
+
+
+def _generate(seed: int, attempt: int, progress: Progress | None) -> Town:
     town = lay_out(seed)
+    town.attempt = attempt
     town.extras["seat_box"] = seat_box(town)
     graph = Graph()
     task = progress.add_task("生成 generating", total=len(STEPS)) if progress else None
@@ -103,10 +118,13 @@ def generate(seed: int = DEFAULT_SEED, *, progress: Progress | None = None) -> T
         step(town, graph)
         if progress is not None:
             progress.advance(task)
+    if progress is not None:
+        progress.remove_task(task)
     town.features.setdefault("accident_segments", [])
     town.truth["grade_separated_road_fids"] = [
         fid for fid, (props, _) in enumerate(town.features["roads"], start=1) if props.grade_separated
     ]
+    town.truth["layout_attempt"] = attempt
     return town
 
 

@@ -11,7 +11,7 @@ from shapely.geometry import LineString, Point
 
 from data.demo.graph import Graph
 from data.demo.metric import along, lonlat_of
-from data.demo.town import Feature, Town
+from data.demo.town import Feature, LayoutError, Town
 from layers.roads import AccidentProperties
 from layers.vocab import CrashType, Severity
 
@@ -172,8 +172,8 @@ def check_background(crashes: list[Crash]) -> None:
         if c.group is not None or not c.counts:
             continue
         near = np.hypot(*(xy - xy[i]).T) <= SEGMENT_WINDOW
-        assert np.sum(near & counts) < CASUALTY_THRESHOLD, f"background cluster of casualty crashes at {c.point}"
-        assert np.sum(near & fatal) < FATAL_THRESHOLD, f"background cluster of fatal crashes at {c.point}"
+        if np.sum(near & counts) >= CASUALTY_THRESHOLD or np.sum(near & fatal) >= FATAL_THRESHOLD:
+            raise LayoutError(f"background crashes cluster into a black spot at {c.point}")
 
 
 def _to_features(g: Graph, crashes: list[Crash], rng: np.random.Generator) -> tuple[list[Feature], dict[int, int]]:

@@ -8,7 +8,7 @@ from shapely.geometry import LineString, MultiPoint, Point, Polygon
 
 from data.demo.metric import lonlat_to_xy
 from data.demo.names import VILLAGE_NAMES, person, phone
-from data.demo.town import Feature, Town, Village
+from data.demo.town import Feature, LayoutError, Town, Village
 from layers import LAYERS
 from layers.admin import VillageProperties
 
@@ -33,7 +33,8 @@ def lay_out(seed: int) -> Town:
     outline = Polygon(lonlat_to_xy(OUTLINE_LONLAT))
     seat = Point(lonlat_to_xy([SEAT_LONLAT])[0])
     g111 = _g111(seat, *lonlat_to_xy([G111_WEST_LONLAT, G111_EAST_LONLAT])).intersection(outline)
-    assert g111.geom_type == "LineString", "G111 must cross the outline once"
+    if g111.geom_type != "LineString":
+        raise ValueError("G111 must cross the outline once: check OUTLINE_LONLAT and the G111 end points")
     return Town(seed=seed, outline=outline, seat=seat, seat_angle=float(SEAT_ANGLE), g111=g111)
 
 
@@ -81,7 +82,8 @@ def place_villages(town: Town) -> list[Feature]:
         if min(np.hypot(*(p - c)) for c in centres) < 2350:
             continue
         centres.append(p)
-    assert 20 <= len(centres) <= 30, f"placed {len(centres)} villages"
+    if not 20 <= len(centres) <= 30:
+        raise LayoutError(f"placed {len(centres)} villages, want 20 to 30")
     cells = _tiling(town.outline, centres)
     order = sorted(range(len(centres)), key=lambda i: (i != 0, -round(centres[i][1], -3), centres[i][0]))
     features: list[Feature] = []

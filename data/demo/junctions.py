@@ -9,7 +9,7 @@ from shapely.ops import linemerge, substring
 from data.demo.area import seat_axes
 from data.demo.graph import Graph
 from data.demo.roads import CLASS_RANK
-from data.demo.town import Feature, Town
+from data.demo.town import Feature, LayoutError, Town
 from layers.roads import IntersectionProperties
 from layers.vocab import Control
 
@@ -88,7 +88,8 @@ def plan_hotspots(town: Town, g: Graph) -> dict:
 def _route(g: Graph, code: str, start: Point) -> LineString:
     """A route's edges merged into one line, running away from `start`."""
     merged = linemerge([e.line for e in g.edges if e.code == code])
-    assert merged.geom_type == "LineString", f"{code} is not one continuous line"
+    if merged.geom_type != "LineString":
+        raise LayoutError(f"{code} is not one continuous line")
     if Point(merged.coords[0]).distance(start) > Point(merged.coords[-1]).distance(start):
         merged = LineString(merged.coords[::-1])
     return merged

@@ -9,7 +9,7 @@ from data.demo.area import seat_axes
 from data.demo.graph import Edge, Graph
 from data.demo.names import STREETS_ACROSS, STREETS_ALONG
 from data.demo.network import GRID_N
-from data.demo.town import Feature, Town
+from data.demo.town import Feature, LayoutError, Town
 from layers.roads import RoadProperties
 from layers.vocab import Surface
 
@@ -93,7 +93,8 @@ def _county_roads(town: Town, g: Graph) -> None:
             legs = [([_nearest_node(g, at(north), exits)], junction), ([junction], _nearest_node(g, at(south), exits))]
         for a, b in legs:
             path = g.shortest(a, b, lambda e: None if e.cls is not None else e.line.length)
-            assert path is not None, f"{code}: no path"
+            if path is None:
+                raise LayoutError(f"{code}: no route through the road mesh")
             _label(g, path, code, name)
 
 

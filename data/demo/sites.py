@@ -8,7 +8,7 @@ from shapely.geometry import Point
 from data.demo.graph import Graph
 from data.demo.metric import along, lonlat_of
 from data.demo.names import person, phone
-from data.demo.town import Feature, Town
+from data.demo.town import Feature, LayoutError, Town
 from layers.emergency import ResourceProperties
 from layers.risk import RiskSourceProperties, Substance
 
@@ -125,7 +125,7 @@ def _beside_road(town: Town, g: Graph, cls: str, placed: list[Point], rng: np.ra
             continue
         if town.outline.buffer(-50).contains(p) and all(p.distance(q) >= spacing for q in placed):
             return p
-    raise RuntimeError(f"no room for a site beside a {cls} road")
+    raise LayoutError(f"no room for a site beside a {cls} road")
 
 
 def resource_features(town: Town, g: Graph) -> list[Feature]:

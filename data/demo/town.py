@@ -11,6 +11,11 @@ from shapely.geometry.base import BaseGeometry
 
 from layers import Properties
 
+
+class LayoutError(Exception):
+    """This draw of the random layout cannot hold every planted item; the generator draws again."""
+
+
 #: A feature under construction: validated attributes and a metric geometry. Its fid is its position + 1.
 Feature = tuple[Properties, BaseGeometry]
 
@@ -41,11 +46,13 @@ class Town:
     features: dict[str, list[Feature]] = field(default_factory=dict)
     truth: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    #: Which draw this is for the seed: 0 first, then 1, 2 … when a draw could not hold the plan.
+    attempt: int = 0
 
     def rng(self, step: str) -> np.random.Generator:
         """An independent random stream per step, so changing one step does not reshuffle the others."""
         key = sum(ord(c) * 31**i for i, c in enumerate(step)) % 2**32
-        return np.random.default_rng([self.seed, key])
+        return np.random.default_rng([self.seed, key] if self.attempt == 0 else [self.seed, key, self.attempt])
 
     def village_at(self, point: Point) -> Village:
         """The village whose polygon holds `point` (the nearest one for points on a shared edge)."""
