@@ -1,0 +1,170 @@
+"""The ledger's storage: hazard attributes and their append-only history, changed together in one transaction.
+
+Every change to a hazard goes through `LedgerStore.apply`: inside one write transaction it reads the hazard and its
+version (the number of events so far), refuses the change if the caller saw an older version (optimistic
+concurrency: a stale write overwrites nothing), runs the workflow, updates only the changed columns and appends the
+event. Either both land or neither does. The history table lives in the same GeoPackage, so a copy of the file is a
+copy of the whole ledger.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from layers.ledger import HazardProperties
+from layers.vocab import HazardStatus, SupervisionLevel
+from ledger.workflow import Action, Event, apply
+from store.base import StoreError
+from store.gpkg_sql import connect
+
+TABLE = "hazards"
+EVENTS = "hazard_events"
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {EVENTS} (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hazard_fid INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    from_status TEXT NOT NULL,
+    to_status TEXT NOT NULL,
+    changes TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    UNIQUE (hazard_fid, seq)
+)
+"""
+
+
+class HazardNotFound(StoreError, LookupError):
+    """No hazard with that fid."""
+
+
+class StaleVersion(StoreError):
+    """The hazard changed since the caller read it: nothing was written."""
+
+    def __init__(self, fid: int, expected: int, current: int) -> None:
+        super().__init__(
+            f"隐患 {fid} 已被他人修改（当前版本 {current}，提交的版本 {expected}），请刷新后重试 "
+            f"(hazard {fid} is at version {current}, the change was based on version {expected}: reload and retry)"
+        )
+        self.fid, self.expected, self.current = fid, expected, current
+
+
+def _sql_value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+class LedgerStore:
+    """Transactional reads and writes of the hazards table and its history in one GeoPackage."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise StoreError(f"{self.path} does not exist")
+        self._db = connect(self.path)
+        self._db.execute(SCHEMA)
+        self._columns = list(HazardProperties.model_fields)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        """One write transaction, taken before anything is read so no other writer can slip in between."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _read(self, db: Any, fid: int) -> tuple[HazardProperties, int]:
+        names = ", ".join(f'"{c}"' for c in self._columns)
+        row = db.execute(f'SELECT {names} FROM "{TABLE}" WHERE fid = ?', (fid,)).fetchone()
+        if row is None:
+            raise HazardNotFound(f"no hazard with id {fid}")
+        version = db.execute(f"SELECT coalesce(max(seq), 0) FROM {EVENTS} WHERE hazard_fid = ?", (fid,)).fetchone()[0]
+        values = {k: v for k, v in zip(self._columns, row, strict=True) if v is not None}
+        return HazardProperties.model_validate(values), int(version)
+
+    def hazard(self, fid: int) -> tuple[HazardProperties, int]:
+        """A hazard's attributes and its version (the number of recorded events)."""
+        return self._read(self._db, fid)
+
+    def apply(
+        self,
+        fid: int,
+        version: int,
+        action: Action | str,
+        request: Mapping[str, Any],
+        *,
+        actor: str,
+        at: datetime | None = None,
+        signed_off_by: SupervisionLevel | None = None,
+    ) -> tuple[HazardProperties, int, Event]:
+        """Take a workflow step on hazard `fid` as seen at `version`; the new attributes, version and event.
+
+        Raises StaleVersion (nothing written) when the hazard has moved on, TransitionError when the step is not
+        allowed, HazardNotFound for an unknown fid.
+        """
+        at = at or datetime.now().astimezone().replace(microsecond=0)
+        with self._write() as db:
+            current, now = self._read(db, fid)
+            if version != now:
+                raise StaleVersion(fid, version, now)
+            new, event = apply(current, action, request, actor=actor, at=at, signed_off_by=signed_off_by)
+            if event.changes:
+                assignments = ", ".join(f'"{name}" = ?' for name in event.changes)
+                values = [_sql_value(getattr(new, name)) for name in event.changes]
+                db.execute(f'UPDATE "{TABLE}" SET {assignments} WHERE fid = ?', (*values, fid))
+            changes = {k: [_sql_value(a), _sql_value(b)] for k, (a, b) in event.changes.items()}
+            db.execute(
+                f"INSERT INTO {EVENTS} (hazard_fid, seq, at, actor, action, from_status, to_status, changes, note)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (fid, now + 1, event.at.isoformat(), event.actor, event.action.value, event.from_status.value,
+                 event.to_status.value, json.dumps(changes, ensure_ascii=False), event.note),
+            )  # fmt: skip
+        return new, now + 1, event
+
+    def history(self, fid: int) -> list[dict[str, Any]]:
+        """Every event of a hazard, oldest first (an empty list for a hazard never changed since it was loaded)."""
+        self.hazard(fid)  # HazardNotFound for an unknown fid
+        rows = self._db.execute(
+            f"SELECT seq, at, actor, action, from_status, to_status, changes, note FROM {EVENTS}"
+            " WHERE hazard_fid = ? ORDER BY seq",
+            (fid,),
+        ).fetchall()
+        return [
+            {
+                "seq": seq,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "action_label": Action(action).label,
+                "from_status": from_status,
+                "to_status": to_status,
+                "to_label": HazardStatus(to_status).label,
+                "changes": json.loads(changes),
+                "note": note,
+            }
+            for seq, at, actor, action, from_status, to_status, changes, note in rows
+        ]
+
+    def integrity(self) -> str:
+        """SQLite's own integrity check of the whole file ("ok" when sound)."""
+        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])

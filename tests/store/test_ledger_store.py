@@ -1,0 +1,145 @@
+"""The ledger's storage: a step changes the hazard and its history together, or not at all."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+from datetime import datetime
+
+import pyogrio
+import pytest
+import shapely
+
+from layers import LAYERS
+from layers.vocab import HazardStatus
+from ledger.workflow import TransitionError
+from onemap.settings import DEMO_GPKG
+from store import GeoPackageStore
+from store.gpkg_sql import connect, decode, point_blob
+from store.ledger import HazardNotFound, LedgerStore, StaleVersion
+
+AT = datetime(2026, 11, 2, 10, 0)
+
+
+@pytest.fixture
+def path(tmp_path):
+    target = tmp_path / "town.gpkg"
+    shutil.copy(DEMO_GPKG, target)
+    return target
+
+
+@pytest.fixture
+def ledger(path):
+    store = LedgerStore(path)
+    yield store
+    store.close()
+
+
+def _registered(ledger: LedgerStore) -> int:
+    """A general hazard put back to 登记 (the demo's ledger snapshot has none that fresh)."""
+    fid = int(ledger._db.execute("SELECT min(fid) FROM hazards WHERE level = 'general'").fetchone()[0])
+    ledger._db.execute(
+        "UPDATE hazards SET status = 'registered', supervised = 0, supervision_level = NULL, acceptor = NULL,"
+        " accepted_on = NULL, closed_on = NULL WHERE fid = ?",
+        (fid,),
+    )
+    return fid
+
+
+def _rectifying(ledger: LedgerStore) -> int:
+    return int(ledger._db.execute("SELECT fid FROM hazards WHERE status = 'rectifying' ORDER BY fid").fetchone()[0])
+
+
+def test_a_step_updates_the_hazard_and_appends_its_event(ledger, path):
+    fid = _registered(ledger)
+    before, version = ledger.hazard(fid)
+    assert version == 0 and before.status == HazardStatus.REGISTERED
+    after, version, event = ledger.apply(fid, 0, "assess", {"level": "major"}, actor="镇安办", at=AT)
+    assert version == 1 and after.status == HazardStatus.ASSESSED and after.supervised
+    assert ledger.hazard(fid) == (after, 1)
+    history = ledger.history(fid)
+    assert [(h["seq"], h["action"], h["from_status"], h["to_status"]) for h in history] == [
+        (1, "assess", "registered", "assessed")
+    ]
+    assert history[0]["changes"]["level"] == ["general", "major"] and history[0]["actor"] == "镇安办"
+    # GDAL still reads the file, with the change, and the spatial index is sound.
+    frame = GeoPackageStore(path).read(LAYERS["hazards"])
+    assert frame.loc[fid, "status"] == "assessed" and frame.loc[fid, "level"] == "major"
+    assert ledger.integrity() == "ok"
+
+
+def test_a_stale_version_writes_nothing(ledger):
+    fid = _rectifying(ledger)
+    ledger.apply(fid, 0, "edit", {"measures": "第一次修改"}, actor="甲", at=AT)
+    with pytest.raises(StaleVersion) as caught:
+        ledger.apply(fid, 0, "edit", {"measures": "基于旧版本的修改"}, actor="乙", at=AT)
+    assert caught.value.current == 1 and "请刷新后重试" in str(caught.value)
+    assert ledger.hazard(fid)[0].measures == "第一次修改" and len(ledger.history(fid)) == 1
+
+
+def test_a_refused_step_writes_nothing(ledger):
+    fid = _registered(ledger)
+    with pytest.raises(TransitionError):
+        ledger.apply(fid, 0, "close", {}, actor="甲", at=AT)
+    with pytest.raises(HazardNotFound):
+        ledger.apply(99_999, 0, "assess", {"level": "general"}, actor="甲", at=AT)
+    assert ledger.hazard(fid)[1] == 0 and ledger.history(fid) == []
+
+
+def test_concurrent_writers_lose_no_update(path):
+    """Eight writers, each with its own connection, edit the same hazard; stale writes retry, none is lost."""
+    setup = LedgerStore(path)
+    fid = _rectifying(setup)
+    setup.close()
+    done: list[str] = []
+    stale = 0
+    lock = threading.Lock()
+
+    def writer(name: str) -> None:
+        nonlocal stale
+        store = LedgerStore(path)
+        try:
+            for i in range(15):
+                while True:
+                    _, version = store.hazard(fid)
+                    try:
+                        store.apply(fid, version, "edit", {"measures": f"{name}-{i}"}, actor=name, at=AT)
+                    except StaleVersion:
+                        with lock:
+                            stale += 1
+                        continue
+                    with lock:
+                        done.append(f"{name}-{i}")
+                    break
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=writer, args=(f"w{k}",)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check = LedgerStore(path)
+    history = check.history(fid)
+    assert len(history) == len(done) == 120
+    assert [h["seq"] for h in history] == list(range(1, 121))
+    assert [h["changes"]["measures"][1] for h in history] == done  # in the order they were acknowledged
+    assert check.hazard(fid)[0].measures == done[-1]
+    assert check.integrity() == "ok"
+    check.close()
+
+
+def test_geometry_functions_keep_gdal_spatial_index_right(path):
+    db = connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    blob = point_blob(120.55, 42.85)
+    assert decode(blob).equals_exact(shapely.Point(120.55, 42.85), 0)
+    db.execute("UPDATE hazards SET geom = ? WHERE fid = 1", (blob,))
+    minx, maxy = db.execute("SELECT minx, maxy FROM rtree_hazards_geom WHERE id = 1").fetchone()
+    assert minx == pytest.approx(120.55) and maxy == pytest.approx(42.85)
+    db.close()
+    frame = pyogrio.read_dataframe(path, layer="hazards", fid_as_index=True)
+    assert frame.geometry[1].x == pytest.approx(120.55)
+    with pytest.raises(sqlite3.Error):
+        sqlite3.connect(path).execute("UPDATE hazards SET geom = ? WHERE fid = 1", (blob,))  # why the functions exist
