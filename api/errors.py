@@ -6,9 +6,13 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.auth import Unauthorized
 from api.catalog import FeatureNotFound, UnknownVillage
 from geo.errors import GeoError, InvalidBBox
 from layers import UnknownLayer
+from ledger.roles import Forbidden
+from ledger.workflow import TransitionError
+from store.ledger import HazardNotFound, StaleVersion
 
 
 class InvalidParameter(ValueError):
@@ -22,6 +26,11 @@ STATUS_CODES: dict[type[Exception], int] = {
     InvalidBBox: status.HTTP_400_BAD_REQUEST,
     InvalidParameter: status.HTTP_400_BAD_REQUEST,
     GeoError: status.HTTP_400_BAD_REQUEST,
+    Unauthorized: status.HTTP_401_UNAUTHORIZED,
+    Forbidden: status.HTTP_403_FORBIDDEN,
+    HazardNotFound: status.HTTP_404_NOT_FOUND,
+    StaleVersion: status.HTTP_409_CONFLICT,
+    TransitionError: status.HTTP_400_BAD_REQUEST,
 }
 
 
@@ -42,7 +51,10 @@ def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int
     for exc_type, code in status_codes.items():
 
         def handler(request: Request, exc: Exception, code: int = code) -> JSONResponse:
-            return _problem(code, type(exc).__name__, str(exc))
+            response = _problem(code, type(exc).__name__, str(exc))
+            if code == status.HTTP_401_UNAUTHORIZED:
+                response.headers["WWW-Authenticate"] = "Bearer"
+            return response
 
         app.add_exception_handler(exc_type, handler)
 

@@ -11,13 +11,16 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 import onemap
+from api import auth
 from api.catalog import Catalog
 from api.errors import add_exception_handlers
 from api.openapi import openapi_30
-from api.routes import maps, ogc, villages
+from api.routes import ledger, maps, ogc, villages
 from maps import assets
 from onemap.settings import Settings, get_settings
 from store import open_store
+from store.ledger import LedgerStore
+from store.users import UserStore
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,11 +32,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not settings.data.exists():
             raise RuntimeError(f"data file {settings.data} does not exist: run `onemap demo` or set ONEMAP_DATA")
         app.state.catalog = Catalog.load(open_store(str(settings.data)))
+        app.state.ledger = LedgerStore(settings.data)
+        app.state.users = UserStore(settings.data)
         # The catalog lives as long as the process; freezing it spares the collector from re-walking a million
         # geometries on every full collection, which otherwise shows up as latency spikes on large layers.
         gc.freeze()
         yield
         gc.unfreeze()
+        app.state.ledger.close()
+        app.state.users.close()
 
     app = FastAPI(
         title="onemap 一张图",
@@ -49,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc.router)
     app.include_router(villages.router)
     app.include_router(maps.router)
+    app.include_router(auth.router)
+    app.include_router(ledger.router)
     for prefix, folder in assets.MOUNTS.items():
         app.mount(f"{assets.STATIC_URL}/{prefix}", StaticFiles(directory=folder), name=f"static-{prefix}")
     add_exception_handlers(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,21 @@ def _data_path(data: Path | None) -> Path:
     return Path(os.environ.get("ONEMAP_DATA") or DEMO_GPKG)
 
 
+def _working_copy(path: Path) -> Path:
+    """The shipped demo stays pristine: the service works on a copy of it in the user's data folder."""
+    if path.resolve() != DEMO_GPKG.resolve():
+        return path
+    home = Path(
+        os.environ.get("ONEMAP_HOME") or Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local/share")) / "onemap"
+    )
+    copy = home / DEMO_GPKG.name
+    if not copy.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copy(DEMO_GPKG, copy)
+        console.print(f"示例镇工作副本 working copy of the demo town: {copy}  (delete it to start afresh)")
+    return copy
+
+
 @app.command()
 def serve(
     data: DataOption = None,
@@ -40,6 +56,7 @@ def serve(
     if not path.exists():
         err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]  (run `onemap demo` to build the demo town)")
         raise typer.Exit(2)
+    path = _working_copy(path)
     os.environ["ONEMAP_DATA"] = str(path)
     console.print(f"onemap serving [bold]{path}[/bold] at http://{host}:{port}/  (API docs: /api.html)")
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, log_level="info")
@@ -117,3 +134,45 @@ def map_(
         raise typer.Exit(2) from None
     out.write_text(html, encoding="utf-8")
     console.print(f"wrote {out} ({len(html.encode()) / 2**20:.1f} MB): open it in a browser, no network needed")
+
+
+user_app = typer.Typer(help="Accounts: who may read and change the ledger.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="sign-in name")],
+    role: Annotated[str, typer.Option(help="admin, village, unit or emergency")],
+    village: Annotated[str | None, typer.Option(help="12-digit village code (village accounts)")] = None,
+    unit: Annotated[str | None, typer.Option(help="unit or enterprise name (unit accounts)")] = None,
+    name: Annotated[str, typer.Option(help="display name shown in the history")] = "",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
+    data: DataOption = None,
+) -> None:
+    """Create an account (the password is asked for, or read from stdin with --password-stdin)."""
+    import sys
+
+    from ledger.roles import Role
+    from store.users import UserError, UserStore
+
+    if role not in {r.value for r in Role}:
+        err.print(f"[red]未知角色 unknown role {role!r}[/red]: use one of {', '.join(r.value for r in Role)}")
+        raise typer.Exit(2)
+    path = _working_copy(_data_path(data))
+    if not path.exists():
+        err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]")
+        raise typer.Exit(2)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("密码 password", hide_input=True, confirmation_prompt=True)
+    store = UserStore(path)
+    try:
+        user = store.add(username, password, role, village_code=village, unit=unit, display_name=name)
+    except UserError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    console.print(f"added {user.username} ({user.role.label}) to {path}")

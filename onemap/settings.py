@@ -31,6 +31,7 @@ class Settings(BaseSettings):
         "offline", description="map background: offline (drawn from our layers, no internet), tianditu, osm or amap"
     )
     tianditu_key: str = Field("", description="Tianditu web key, needed for basemap=tianditu")
+    token_minutes: int = Field(480, ge=1, le=10_080, description="how long a sign-in lasts (minutes)")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 

@@ -1,0 +1,80 @@
+"""Sign-in and the signed-in user: OAuth2 password flow, short-lived signed tokens (JWT, HS256).
+
+A token names the account; every request re-reads the account, so a deactivated user loses access at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import jwt
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
+
+from ledger.roles import User
+from store.users import UserStore
+
+ALGORITHM = "HS256"
+router = APIRouter(prefix="/auth", tags=["sign-in 登录"])
+_bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+
+class Unauthorized(Exception):
+    """No valid sign-in: missing, malformed or expired token, or a wrong password."""
+
+
+def users(request: Request) -> UserStore:
+    """The account store opened at start-up."""
+    return request.app.state.users
+
+
+def issue_token(store: UserStore, user: User, minutes: int) -> str:
+    """A signed token for `user`, valid for `minutes`."""
+    now = datetime.now(UTC)
+    claims = {"sub": user.username, "role": user.role.value, "iat": now, "exp": now + timedelta(minutes=minutes)}
+    return jwt.encode(claims, store.signing_key(), algorithm=ALGORITHM)
+
+
+def current_user(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> User:
+    """The user the request's bearer token names; Unauthorized otherwise."""
+    if not token:
+        raise Unauthorized("需要登录：先用 POST /auth/token 换取令牌 (sign in first: POST /auth/token)")
+    store = users(request)
+    try:
+        claims = jwt.decode(token, store.signing_key(), algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("登录已过期，请重新登录 (the token has expired: sign in again)") from None
+    except jwt.InvalidTokenError:
+        raise Unauthorized("令牌无效，请重新登录 (invalid token: sign in again)") from None
+    user = store.get(str(claims["sub"]))
+    if user is None:
+        raise Unauthorized("账号不存在或已停用 (the account no longer exists or is inactive)")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+@router.post("/token", summary="Sign in: username and password for an access token")
+def sign_in(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, Any]:
+    """OAuth2 password flow; the token goes in `Authorization: Bearer …` on later requests."""
+    store = users(request)
+    user = store.authenticate(form.username, form.password)
+    if user is None:
+        raise Unauthorized("用户名或密码错误 (wrong username or password)")
+    minutes = request.app.state.settings.token_minutes
+    return {"access_token": issue_token(store, user, minutes), "token_type": "bearer", "expires_in": minutes * 60}
+
+
+@router.get("/me", summary="Who is signed in")
+def me(user: CurrentUser) -> dict[str, Any]:
+    """The signed-in account: name, role and remit."""
+    return {
+        "username": user.username,
+        "role": user.role.value,
+        "role_label": user.role.label,
+        "village_code": user.village_code,
+        "unit": user.unit,
+        "display_name": user.display_name,
+    }

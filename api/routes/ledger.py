@@ -1,0 +1,156 @@
+"""The rectification ledger over HTTP: hazards as each user may see them, workflow steps, and their history.
+
+Every route needs a signed-in user and checks the role and the village or unit before reading or writing. A step
+carries the version the client last saw (in the body or as `If-Match`); if the hazard has moved on, the answer is 409
+and nothing is written.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from api.auth import CurrentUser
+from api.catalog import Catalog
+from api.errors import InvalidParameter
+from api.routes.ogc import CatalogDep
+from layers.frames import properties_of
+from layers.ledger import HazardProperties
+from layers.vocab import HazardStatus, SupervisionLevel
+from ledger.roles import STEPS_BY_ROLE, Forbidden, Role, check_move, check_read, check_step, owns
+from ledger.workflow import Action, allowed, is_overdue
+from store.ledger import LedgerStore
+
+router = APIRouter(prefix="/ledger", tags=["ledger 隐患台账"])
+FidPath = Annotated[int, Path(ge=1, description="Hazard id (fid)")]
+
+
+class StepRequest(BaseModel):
+    """One workflow step: the action, the version it is based on, and the fields the action takes."""
+
+    action: Action
+    version: int | None = Field(None, ge=0, description="the version last read; or send If-Match")
+    fields: dict[str, Any] = Field(default_factory=dict, description="e.g. {'deadline': '2026-06-01'}")
+    reason: str | None = Field(None, max_length=500)
+    note: str | None = Field(None, max_length=500)
+
+
+def _ledger(request: Request) -> LedgerStore:
+    return request.app.state.ledger
+
+
+def _view(cat: Catalog, user: Any, fid: int, props: HazardProperties, version: int) -> dict[str, Any]:
+    today = date.today()
+    actions = [a for a in allowed(props.status) if a in STEPS_BY_ROLE[user.role]]
+    return {
+        "id": fid,
+        "version": version,
+        "overdue": is_overdue(props, today),
+        "status_label": props.status.label,
+        "actions": [{"action": a.value, "label": a.label} for a in actions],
+        "properties": props.model_dump(mode="json"),
+    }
+
+
+def _etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+@router.get("/hazards", summary="Hazards the signed-in user may see")
+def list_hazards(
+    cat: CatalogDep,
+    user: CurrentUser,
+    status: Annotated[HazardStatus | None, Query(description="only this status")] = None,
+    overdue: Annotated[bool | None, Query(description="only overdue (true) or not overdue (false)")] = None,
+) -> dict[str, Any]:
+    """Open and closed hazards within the user's remit, newest first, with overdue flags."""
+    frame = cat["hazards"].frame
+    today = date.today()
+    items = []
+    for fid, record in zip(frame.index, frame.drop(columns=frame.geometry.name).to_dict(orient="records"), strict=True):
+        props = HazardProperties.model_validate(properties_of(cat["hazards"].layer, record))
+        if not owns(user, props) or (status is not None and props.status != status):
+            continue
+        late = is_overdue(props, today)
+        if overdue is not None and late != overdue:
+            continue
+        items.append({"id": int(fid), "overdue": late, **props.model_dump(mode="json")})
+    items.sort(key=lambda h: h["discovered_on"], reverse=True)
+    return {"count": len(items), "hazards": items}
+
+
+@router.get("/hazards/{fid}", summary="One hazard, its version and the steps open to the user")
+def get_hazard(request: Request, response: Response, cat: CatalogDep, user: CurrentUser, fid: FidPath) -> dict:
+    """The hazard (403 outside the user's remit); the ETag is its version."""
+    props, version = _ledger(request).hazard(fid)
+    check_read(user, props)
+    response.headers["ETag"] = _etag(version)
+    return _view(cat, user, fid, props, version)
+
+
+@router.post("/hazards/{fid}/steps", summary="Take a workflow step")
+def take_step(
+    request: Request,
+    response: Response,
+    cat: CatalogDep,
+    user: CurrentUser,
+    fid: FidPath,
+    step: StepRequest,
+    if_match: Annotated[str | None, Header(description='the ETag last read, e.g. "v3"')] = None,
+) -> dict[str, Any]:
+    """Check role and remit, then apply the step in one transaction; 409 when the version is stale."""
+    version = step.version if step.version is not None else _version_from(if_match)
+    ledger = _ledger(request)
+    current, _ = ledger.hazard(fid)
+    check_step(user, current, step.action)
+    if user.role != Role.ADMIN:
+        check_move(user, current.village_code, step.fields.get("village_code", current.village_code))
+        if step.fields.get("unit", current.unit) != current.unit:
+            raise Forbidden("只有镇安办可以改变隐患的所属单位 (only the town office can change a hazard's unit)")
+    request_fields = {**step.fields}
+    if step.reason:
+        request_fields["reason"] = step.reason
+    if step.note:
+        request_fields["note"] = step.note
+    new, version, event = ledger.apply(
+        fid,
+        version,
+        step.action,
+        request_fields,
+        actor=user.display_name or user.username,
+        # The town office signs off at town level; banner- and city-supervised hazards wait for those levels.
+        signed_off_by=SupervisionLevel.TOWN if user.role == Role.ADMIN else None,
+    )
+    _refresh(cat, fid, new)
+    response.headers["ETag"] = _etag(version)
+    body = _view(cat, user, fid, new, version)
+    body["event"] = {"action": event.action.value, "from": event.from_status.value, "to": event.to_status.value}
+    return body
+
+
+@router.get("/hazards/{fid}/history", summary="Every step of a hazard, oldest first")
+def hazard_history(request: Request, user: CurrentUser, fid: FidPath) -> dict[str, Any]:
+    """The append-only history: who did what, when, from which status to which, what changed and why."""
+    ledger = _ledger(request)
+    props, version = ledger.hazard(fid)
+    check_read(user, props)
+    return {"id": fid, "version": version, "events": ledger.history(fid)}
+
+
+def _version_from(if_match: str | None) -> int:
+    if not if_match:
+        raise InvalidParameter('给出所依据的版本：请求体 version 或 If-Match 头 (send the version or If-Match: "vN")')
+    text = if_match.strip().strip('"').removeprefix("W/").strip('"')
+    if not text.startswith("v") or not text[1:].isdigit():
+        raise InvalidParameter(f'If-Match 应为 "vN"，收到 {if_match!r} (If-Match must look like "v3")')
+    return int(text[1:])
+
+
+def _refresh(cat: Catalog, fid: int, props: HazardProperties) -> None:
+    """Keep the served copy (maps, OGC items) in step with the ledger."""
+    frame = cat["hazards"].frame
+    for name, value in props.model_dump().items():
+        frame.at[fid, name] = getattr(value, "value", value)

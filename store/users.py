@@ -1,0 +1,117 @@
+"""Accounts, kept in the same GeoPackage as the data: usernames, password hashes (argon2), roles and remits.
+
+Passwords are hashed with argon2id through pwdlib and never stored or logged in clear. The key that signs access
+tokens is generated once per data file and kept beside the accounts, so tokens outlive a restart of the service.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pwdlib import PasswordHash
+
+from ledger.roles import Role, User
+from store.base import StoreError
+from store.gpkg_sql import connect
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS onemap_users (
+    username TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL,
+    village_code TEXT,
+    unit TEXT,
+    display_name TEXT NOT NULL DEFAULT '',
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS onemap_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+MIN_PASSWORD = 8
+_HASHER = PasswordHash.recommended()
+#: Verified against when the username is unknown, so a wrong name takes as long as a wrong password.
+_DUMMY_HASH = _HASHER.hash("not a real password")
+
+
+class UserError(StoreError):
+    """An account that cannot be created as asked (duplicate name, short password, missing village or unit)."""
+
+
+class UserStore:
+    """Create accounts and check passwords."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise StoreError(f"{self.path} does not exist")
+        self._db = connect(self.path)
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def add(
+        self,
+        username: str,
+        password: str,
+        role: Role | str,
+        *,
+        village_code: str | None = None,
+        unit: str | None = None,
+        display_name: str = "",
+    ) -> User:
+        """A new account; UserError when the name is taken or the remit does not fit the role."""
+        role = Role(role)
+        if not username.strip() or len(username) > 40:
+            raise UserError("用户名不能为空，且不超过 40 个字符 (username: 1 to 40 characters)")
+        if len(password) < MIN_PASSWORD:
+            raise UserError(f"密码至少 {MIN_PASSWORD} 位 (password: at least {MIN_PASSWORD} characters)")
+        if role == Role.VILLAGE and not (village_code and village_code.isdigit() and len(village_code) == 12):
+            raise UserError("村干部账号需要 12 位村级区划代码 (a village account needs its 12-digit village code)")
+        if role == Role.UNIT and not unit:
+            raise UserError("企业/单位账号需要单位名称 (a unit account needs the unit's name)")
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        try:
+            self._db.execute(
+                "INSERT INTO onemap_users (username, password_hash, role, village_code, unit, display_name, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (username, _HASHER.hash(password), role.value, village_code, unit, display_name, created),
+            )
+        except Exception as exc:
+            if "UNIQUE" in str(exc):
+                raise UserError(f"用户名 {username!r} 已存在 (username taken)") from None
+            raise
+        return User(username, role, village_code, unit, display_name)
+
+    def get(self, username: str) -> User | None:
+        """The active account of that name, or None."""
+        row = self._db.execute(
+            "SELECT role, village_code, unit, display_name FROM onemap_users WHERE username = ? AND active = 1",
+            (username,),
+        ).fetchone()
+        if row is None:
+            return None
+        role, village_code, unit, display_name = row
+        return User(username, Role(role), village_code, unit, display_name)
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        """The account when the password is right, else None (same work either way)."""
+        row = self._db.execute(
+            "SELECT password_hash FROM onemap_users WHERE username = ? AND active = 1", (username,)
+        ).fetchone()
+        if row is None:
+            _HASHER.verify(password, _DUMMY_HASH)
+            return None
+        return self.get(username) if _HASHER.verify(password, row[0]) else None
+
+    def signing_key(self) -> str:
+        """The token-signing key of this data file, made on first use."""
+        row = self._db.execute("SELECT value FROM onemap_keys WHERE name = 'token'").fetchone()
+        if row is not None:
+            return str(row[0])
+        key = secrets.token_urlsafe(48)
+        self._db.execute("INSERT OR IGNORE INTO onemap_keys (name, value) VALUES ('token', ?)", (key,))
+        return str(self._db.execute("SELECT value FROM onemap_keys WHERE name = 'token'").fetchone()[0])

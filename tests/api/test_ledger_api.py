@@ -1,0 +1,184 @@
+"""The ledger over HTTP: sign-in, every role against every ledger endpoint, optimistic concurrency, and history."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from onemap.settings import DEMO_GPKG, Settings
+from store.users import UserStore
+
+SEAT = "150525107201"
+OTHER = "150525107202"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ledger") / "town.gpkg"
+    shutil.copy(DEMO_GPKG, path)
+    users = UserStore(path)
+    users.add("admin", PASSWORD, "admin", display_name="镇安办")
+    users.add("seat", PASSWORD, "village", village_code=SEAT, display_name="义隆永村干部")
+    users.add("other", PASSWORD, "village", village_code=OTHER)
+    users.add("station", PASSWORD, "unit", unit="中石油义隆永加油站")
+    users.add("emergency", PASSWORD, "emergency")
+    users.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def client(data) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(_env_file=None, data=data))) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def tokens(client) -> dict[str, str]:
+    out = {}
+    for name in ("admin", "seat", "other", "station", "emergency"):
+        response = client.post("/auth/token", data={"username": name, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        out[name] = response.json()["access_token"]
+    return out
+
+
+def auth(tokens, who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens[who]}"}
+
+
+def _hazard(client, tokens, *, village=None, unit=None, status="rectifying") -> int:
+    hazards = client.get("/ledger/hazards", headers=auth(tokens, "admin")).json()["hazards"]
+    for h in hazards:
+        if (
+            h["status"] == status
+            and (village is None or h["village_code"] == village)
+            and (unit is None or h["unit"] == unit)
+        ):
+            return h["id"]
+    raise AssertionError(f"no {status} hazard for {village or unit}")
+
+
+def test_sign_in_and_bad_tokens(client, tokens, data):
+    assert client.post("/auth/token", data={"username": "admin", "password": "wrong"}).status_code == 401
+    assert client.post("/auth/token", data={"username": "nobody", "password": PASSWORD}).status_code == 401
+    me = client.get("/auth/me", headers=auth(tokens, "seat")).json()
+    assert me["role"] == "village" and me["village_code"] == SEAT
+    for headers in ({}, {"Authorization": "Bearer nonsense"}):
+        response = client.get("/ledger/hazards", headers=headers)
+        assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+    store = UserStore(data)
+    expired = jwt.encode(
+        {"sub": "admin", "exp": datetime.now(UTC) - timedelta(minutes=1)}, store.signing_key(), algorithm="HS256"
+    )
+    store.close()
+    response = client.get("/ledger/hazards", headers={"Authorization": f"Bearer {expired}"})
+    assert response.status_code == 401 and "过期" in response.json()["description"]
+
+
+def test_lists_show_each_role_only_its_remit(client, tokens):
+    def codes(who):
+        return {h["village_code"] for h in client.get("/ledger/hazards", headers=auth(tokens, who)).json()["hazards"]}
+
+    everything = client.get("/ledger/hazards", headers=auth(tokens, "admin")).json()["count"]
+    assert client.get("/ledger/hazards", headers=auth(tokens, "emergency")).json()["count"] == everything
+    assert codes("seat") == {SEAT}
+    assert codes("other") <= {OTHER}
+    units = {h["unit"] for h in client.get("/ledger/hazards", headers=auth(tokens, "station")).json()["hazards"]}
+    assert units == {"中石油义隆永加油站"}
+
+
+#: (role, whose hazard) → expected status for read, history and an edit step.
+MATRIX = [
+    ("admin", "seat", 200, 200, 200),
+    ("emergency", "seat", 200, 200, 403),
+    ("seat", "seat", 200, 200, 200),
+    ("other", "seat", 403, 403, 403),
+    ("station", "seat", 403, 403, 403),
+    ("station", "station", 200, 200, 200),
+    ("seat", "station", None, None, None),  # a village official sees a unit's hazard when it lies in the village
+    ("other", "station", None, None, None),
+]
+VILLAGE_OF = {"seat": SEAT, "other": OTHER}
+
+
+@pytest.mark.parametrize(("who", "whose", "read", "history", "edit"), MATRIX)
+def test_role_by_endpoint(client, tokens, who, whose, read, history, edit):
+    fid = (
+        _hazard(client, tokens, village=SEAT, status="rectifying")
+        if whose == "seat"
+        else _hazard(client, tokens, unit="中石油义隆永加油站", status="rectifying")
+    )
+    if read is None:
+        village = client.get(f"/ledger/hazards/{fid}", headers=auth(tokens, "admin")).json()["properties"][
+            "village_code"
+        ]
+        read = history = edit = 200 if village == VILLAGE_OF[who] else 403
+    assert client.get(f"/ledger/hazards/{fid}", headers=auth(tokens, who)).status_code == read
+    assert client.get(f"/ledger/hazards/{fid}/history", headers=auth(tokens, who)).status_code == history
+    before = client.get(f"/ledger/hazards/{fid}", headers=auth(tokens, "admin")).json()
+    step = {"action": "edit", "version": before["version"], "fields": {"measures": f"{who} 修改"}}
+    response = client.post(f"/ledger/hazards/{fid}/steps", json=step, headers=auth(tokens, who))
+    assert response.status_code == edit, response.text
+    after = client.get(f"/ledger/hazards/{fid}", headers=auth(tokens, "admin")).json()
+    if edit == 200:
+        assert after["version"] == before["version"] + 1 and after["properties"]["measures"] == f"{who} 修改"
+    else:
+        assert after == before  # nothing changed
+
+
+def test_a_village_official_cannot_move_a_hazard_out_or_take_town_steps(client, tokens):
+    fid = _hazard(client, tokens, village=SEAT, status="rectifying")
+    before = client.get(f"/ledger/hazards/{fid}", headers=auth(tokens, "seat")).json()
+    move = {"action": "edit", "version": before["version"], "fields": {"village_code": OTHER}}
+    response = client.post(f"/ledger/hazards/{fid}/steps", json=move, headers=auth(tokens, "seat"))
+    assert response.status_code == 403 and "本村" in response.json()["description"]
+    void = {"action": "void", "version": before["version"], "reason": "不想整改"}
+    assert client.post(f"/ledger/hazards/{fid}/steps", json=void, headers=auth(tokens, "seat")).status_code == 403
+    assert client.get(f"/ledger/hazards/{fid}", headers=auth(tokens, "seat")).json() == before
+
+
+def test_a_stale_version_gets_409_and_if_match_works(client, tokens):
+    fid = _hazard(client, tokens, village=SEAT, status="rectifying")
+    current = client.get(f"/ledger/hazards/{fid}", headers=auth(tokens, "admin"))
+    etag, version = current.headers["ETag"], current.json()["version"]
+    first = {"action": "edit", "fields": {"measures": "甲的修改"}}
+    ok = client.post(f"/ledger/hazards/{fid}/steps", json=first, headers={**auth(tokens, "admin"), "If-Match": etag})
+    assert ok.status_code == 200 and ok.headers["ETag"] == f'"v{version + 1}"'
+    stale = {"action": "edit", "version": version, "fields": {"measures": "乙基于旧版本的修改"}}
+    response = client.post(f"/ledger/hazards/{fid}/steps", json=stale, headers=auth(tokens, "admin"))
+    assert response.status_code == 409 and "刷新" in response.json()["description"]
+    assert (
+        client.get(f"/ledger/hazards/{fid}", headers=auth(tokens, "admin")).json()["properties"]["measures"]
+        == "甲的修改"
+    )
+    missing = client.post(f"/ledger/hazards/{fid}/steps", json={"action": "edit"}, headers=auth(tokens, "admin"))
+    assert missing.status_code == 400 and "If-Match" in missing.json()["description"]
+
+
+def test_an_illegal_step_says_what_is_allowed_and_history_reads_in_order(client, tokens):
+    fid = _hazard(client, tokens, village=SEAT, status="rectifying")
+    version = client.get(f"/ledger/hazards/{fid}", headers=auth(tokens, "admin")).json()["version"]
+    close = {"action": "close", "version": version}
+    response = client.post(f"/ledger/hazards/{fid}/steps", json=close, headers=auth(tokens, "admin"))
+    assert response.status_code == 400 and "申请验收" in response.json()["description"]
+    for action, extra in (("request_verification", {}), ("reject", {"reason": "仍有占用"})):
+        body = {"action": action, "version": version, **extra}
+        response = client.post(f"/ledger/hazards/{fid}/steps", json=body, headers=auth(tokens, "admin"))
+        assert response.status_code == 200, response.text
+        version = response.json()["version"]
+    events = client.get(f"/ledger/hazards/{fid}/history", headers=auth(tokens, "admin")).json()["events"]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert [e["action"] for e in events[-2:]] == ["request_verification", "reject"] and events[-1]["note"] == "仍有占用"
+    served = client.get(f"/collections/hazards/items/{fid}").json()
+    assert served["properties"]["status"] == "rectifying"  # the map and the OGC API see the ledger's state
+
+
+def test_unknown_hazard_is_404(client, tokens):
+    assert client.get("/ledger/hazards/99999", headers=auth(tokens, "admin")).status_code == 404

@@ -1,0 +1,33 @@
+"""`onemap user add` creates accounts that can sign in, and refuses ones that cannot work."""
+
+from __future__ import annotations
+
+import shutil
+
+from typer.testing import CliRunner
+
+from onemap.cli import app
+from onemap.settings import DEMO_GPKG
+from store.users import UserStore
+
+
+def test_user_add_then_sign_in(tmp_path):
+    data = tmp_path / "town.gpkg"
+    shutil.copy(DEMO_GPKG, data)
+    runner = CliRunner()
+    args = ["user", "add", "wang", "--role", "village", "--village", "150525107201", "--password-stdin", "--data"]
+    result = runner.invoke(app, [*args, str(data)], input="long enough pw\n")
+    assert result.exit_code == 0, result.output
+    store = UserStore(data)
+    assert store.authenticate("wang", "long enough pw").village_code == "150525107201"
+    assert store.authenticate("wang", "wrong password") is None
+    password_hash = store._db.execute("SELECT password_hash FROM onemap_users").fetchone()[0]
+    assert "long enough pw" not in password_hash and password_hash.startswith("$argon2id$")
+    store.close()
+    again = runner.invoke(app, [*args, str(data)], input="long enough pw\n")
+    assert again.exit_code == 2 and "已存在" in again.output
+    no_village = runner.invoke(app, ["user", "add", "li", "--role", "village", "--password-stdin", "--data", str(data)],
+                               input="long enough pw\n")  # fmt: skip
+    assert no_village.exit_code == 2 and "区划代码" in no_village.output
+    bad_role = runner.invoke(app, ["user", "add", "x", "--role", "mayor", "--data", str(data)])
+    assert bad_role.exit_code == 2
