@@ -10,6 +10,7 @@ copy of the whole ledger.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -77,6 +78,8 @@ class LedgerStore:
         self._db = connect(self.path)
         self._db.execute(SCHEMA)
         self._columns = list(HazardProperties.model_fields)
+        # One connection serves the service's worker threads; a transaction must not interleave with another.
+        self._lock = threading.RLock()
 
     def close(self) -> None:
         """Close the connection."""
@@ -85,13 +88,14 @@ class LedgerStore:
     @contextmanager
     def _write(self) -> Iterator[Any]:
         """One write transaction, taken before anything is read so no other writer can slip in between."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def _read(self, db: Any, fid: int) -> tuple[HazardProperties, int]:
         names = ", ".join(f'"{c}"' for c in self._columns)
@@ -104,7 +108,8 @@ class LedgerStore:
 
     def hazard(self, fid: int) -> tuple[HazardProperties, int]:
         """A hazard's attributes and its version (the number of recorded events)."""
-        return self._read(self._db, fid)
+        with self._lock:
+            return self._read(self._db, fid)
 
     def apply(
         self,
@@ -143,12 +148,13 @@ class LedgerStore:
 
     def history(self, fid: int) -> list[dict[str, Any]]:
         """Every event of a hazard, oldest first (an empty list for a hazard never changed since it was loaded)."""
-        self.hazard(fid)  # HazardNotFound for an unknown fid
-        rows = self._db.execute(
-            f"SELECT seq, at, actor, action, from_status, to_status, changes, note FROM {EVENTS}"
-            " WHERE hazard_fid = ? ORDER BY seq",
-            (fid,),
-        ).fetchall()
+        with self._lock:
+            self._read(self._db, fid)  # HazardNotFound for an unknown fid
+            rows = self._db.execute(
+                f"SELECT seq, at, actor, action, from_status, to_status, changes, note FROM {EVENTS}"
+                " WHERE hazard_fid = ? ORDER BY seq",
+                (fid,),
+            ).fetchall()
         return [
             {
                 "seq": seq,
@@ -167,4 +173,5 @@ class LedgerStore:
 
     def integrity(self) -> str:
         """SQLite's own integrity check of the whole file ("ok" when sound)."""
-        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+        with self._lock:
+            return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])

@@ -7,6 +7,7 @@ tokens is generated once per data file and kept beside the accounts, so tokens o
 from __future__ import annotations
 
 import secrets
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,10 +49,16 @@ class UserStore:
             raise StoreError(f"{self.path} does not exist")
         self._db = connect(self.path)
         self._db.executescript(SCHEMA)
+        self._lock = threading.RLock()  # one connection, many worker threads
+        self._key: str | None = None
 
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
+
+    def _one(self, sql: str, params: tuple = ()) -> tuple | None:
+        with self._lock:
+            return self._db.execute(sql, params).fetchone()
 
     def add(
         self,
@@ -75,11 +82,13 @@ class UserStore:
             raise UserError("企业/单位账号需要单位名称 (a unit account needs the unit's name)")
         created = datetime.now(UTC).isoformat(timespec="seconds")
         try:
-            self._db.execute(
-                "INSERT INTO onemap_users (username, password_hash, role, village_code, unit, display_name, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (username, _HASHER.hash(password), role.value, village_code, unit, display_name, created),
-            )
+            with self._lock:
+                self._db.execute(
+                    "INSERT INTO onemap_users"
+                    " (username, password_hash, role, village_code, unit, display_name, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (username, _HASHER.hash(password), role.value, village_code, unit, display_name, created),
+                )
         except Exception as exc:
             if "UNIQUE" in str(exc):
                 raise UserError(f"用户名 {username!r} 已存在 (username taken)") from None
@@ -88,10 +97,10 @@ class UserStore:
 
     def get(self, username: str) -> User | None:
         """The active account of that name, or None."""
-        row = self._db.execute(
+        row = self._one(
             "SELECT role, village_code, unit, display_name FROM onemap_users WHERE username = ? AND active = 1",
             (username,),
-        ).fetchone()
+        )
         if row is None:
             return None
         role, village_code, unit, display_name = row
@@ -99,9 +108,7 @@ class UserStore:
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The account when the password is right, else None (same work either way)."""
-        row = self._db.execute(
-            "SELECT password_hash FROM onemap_users WHERE username = ? AND active = 1", (username,)
-        ).fetchone()
+        row = self._one("SELECT password_hash FROM onemap_users WHERE username = ? AND active = 1", (username,))
         if row is None:
             _HASHER.verify(password, _DUMMY_HASH)
             return None
@@ -109,9 +116,9 @@ class UserStore:
 
     def signing_key(self) -> str:
         """The token-signing key of this data file, made on first use."""
-        row = self._db.execute("SELECT value FROM onemap_keys WHERE name = 'token'").fetchone()
-        if row is not None:
-            return str(row[0])
-        key = secrets.token_urlsafe(48)
-        self._db.execute("INSERT OR IGNORE INTO onemap_keys (name, value) VALUES ('token', ?)", (key,))
-        return str(self._db.execute("SELECT value FROM onemap_keys WHERE name = 'token'").fetchone()[0])
+        if self._key is None:
+            with self._lock:
+                key = secrets.token_urlsafe(48)
+                self._db.execute("INSERT OR IGNORE INTO onemap_keys (name, value) VALUES ('token', ?)", (key,))
+                self._key = str(self._db.execute("SELECT value FROM onemap_keys WHERE name = 'token'").fetchone()[0])
+        return self._key
