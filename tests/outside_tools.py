@@ -7,6 +7,7 @@ cannot hide behind a skip.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import socket
@@ -30,14 +31,22 @@ def need_tool(name: str, install: str) -> str:
     pytest.skip(f"{name} not found: {install}")
 
 
+@dataclasses.dataclass
+class Service:
+    """A running `onemap serve`: its base URL and process."""
+
+    url: str
+    proc: subprocess.Popen
+
+
 @contextlib.contextmanager
-def running_service(data: Path, **env: str) -> Iterator[str]:
-    """`onemap serve` over `data` in a child process on a free loopback port; yields its base URL."""
+def service_process(data: Path, **env: str) -> Iterator[Service]:
+    """`onemap serve` over `data` in a child process on a free loopback port, stopped (if still alive) at the end."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log_path = data.with_name(f"{data.stem}.server.log")
-    with log_path.open("w") as log:
+    with log_path.open("a") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "onemap", "serve", "--port", str(port)],
             env={**os.environ, "ONEMAP_DATA": str(data), **env},
@@ -57,7 +66,15 @@ def running_service(data: Path, **env: str) -> Iterator[str]:
                 time.sleep(0.1)
             else:
                 pytest.fail("server did not answer /healthz within 30 s")
-            yield url
+            yield Service(url, proc)
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_service(data: Path, **env: str) -> Iterator[str]:
+    """`onemap serve` over `data` on a free loopback port; yields its base URL."""
+    with service_process(data, **env) as service:
+        yield service.url
