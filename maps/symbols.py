@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 from layers import LAYERS, Layer
@@ -102,6 +103,15 @@ def _obstruction_state(props: Mapping[str, Any]) -> str:
     if props.get("cleared"):
         return "cleared"
     return "blocking" if (props.get("remaining_width_m") or 0) < 4.0 else "narrowing"
+
+
+def hazard_state(props: Mapping[str, Any]) -> str:
+    """A hazard's status, with 逾期 (overdue) standing out: in rectification and past its deadline."""
+    status = str(props.get("status") or "registered")
+    deadline = props.get("deadline")
+    if status in ("assessed", "rectifying") and deadline and str(deadline)[:10] < date.today().isoformat():
+        return "overdue"
+    return status
 
 
 RESOURCE_GLYPHS = {
@@ -214,9 +224,9 @@ SYMBOLS: dict[str, Symbol] = {
         Symbol(
             "hazards",
             "circle",
-            {s.value: LAYERS["hazards"].style.colors[s.value] for s in HazardStatus},
-            {s.value: f"隐患：{s.label}" for s in HazardStatus},
-            category=_field("status"),
+            {"overdue": "#67001f", **{s.value: LAYERS["hazards"].style.colors[s.value] for s in HazardStatus}},
+            {"overdue": "隐患：逾期未整改", **{s.value: f"隐患：{s.label}" for s in HazardStatus}},
+            category=hazard_state,
             radius=6,
         ),
     )

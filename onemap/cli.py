@@ -176,3 +176,20 @@ def user_add(
     finally:
         store.close()
     console.print(f"added {user.username} ({user.role.label}) to {path}")
+
+
+@app.command()
+def backup(
+    out: Annotated[Path, typer.Argument(help="where to write the copy (a .gpkg file)")],
+    data: DataOption = None,
+) -> None:
+    """Copy the data file consistently, even while the service is writing to it."""
+    from store.gpkg_sql import backup as copy
+
+    path = _working_copy(_data_path(data)) if data is None else data
+    if not path.exists():
+        err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]")
+        raise typer.Exit(2)
+    with console.status(f"备份 backing up {path}…"):
+        copy(path, out)
+    console.print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB), integrity check ok")

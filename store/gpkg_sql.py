@@ -61,3 +61,23 @@ def connect(path: str | Path) -> sqlite3.Connection:
     for index, name in enumerate(("ST_MinX", "ST_MinY", "ST_MaxX", "ST_MaxY")):
         db.create_function(name, 1, lambda blob, i=index: _bound(i, blob), deterministic=True)
     return db
+
+
+def backup(source: str | Path, target: str | Path) -> Path:
+    """A consistent copy of a GeoPackage that may be in use: SQLite's online backup, written to a temporary file
+    and renamed into place, left as one self-contained file (no WAL) that QGIS or GDAL opens as it is."""
+    target = Path(target)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    src = connect(source)
+    dst = sqlite3.connect(partial)
+    try:
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode = DELETE")
+        if dst.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            raise sqlite3.DatabaseError(f"the copy of {source} failed its integrity check")
+    finally:
+        dst.close()
+        src.close()
+    partial.replace(target)
+    return target

@@ -23,7 +23,7 @@ from layers.frames import properties_of
 from maps import assets
 from maps.advice import advice
 from maps.popups import open_hazards, open_hazards_by_feature, popup_html
-from maps.symbols import SYMBOLS, intersection_treatment
+from maps.symbols import SYMBOLS, hazard_state, intersection_treatment
 from maps.viewport import degrees_per_pixel, viewport
 from onemap.settings import DEMO_GPKG, Settings
 from store import GeoPackageStore
@@ -203,3 +203,11 @@ def test_bulk_hazard_lookup_agrees_with_the_per_feature_one(cat):
             assert [h["code"] for h in bulk.get(int(fid), [])] == [
                 h["code"] for h in open_hazards(cat, layer_id, int(fid))
             ]
+
+
+def test_overdue_hazards_have_their_own_colour_on_the_map(cat):
+    assert hazard_state({"status": "rectifying", "deadline": "2020-01-01"}) == "overdue"
+    assert hazard_state({"status": "rectifying", "deadline": "2999-01-01"}) == "rectifying"
+    assert hazard_state({"status": "closed", "deadline": "2020-01-01"}) == "closed"
+    keys = {f["properties"]["k"] for f in viewport(cat, "hazards", TOWN, zoom=14)["features"]}
+    assert "overdue" in keys  # the demo ledger has overdue entries
