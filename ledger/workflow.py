@@ -37,6 +37,7 @@ class Action(Labeled):
     CLOSE = "close", "销号"
     VOID = "void", "作废"
     EDIT = "edit", "修改信息"
+    REGISTER = "register", "登记"
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,12 @@ class Event:
     to_status: HazardStatus
     changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
     note: str = ""
+
+
+def registration(hazard: HazardProperties, *, actor: str, at: datetime) -> Event:
+    """The first event of a newly registered hazard (registration is where the workflow starts, not a step of it)."""
+    fields = hazard.model_dump(exclude_none=True)
+    return Event(Action.REGISTER, actor, at, S.REGISTERED, S.REGISTERED, {k: (None, v) for k, v in fields.items()})
 
 
 def allowed(status: HazardStatus) -> list[Action]:

@@ -20,9 +20,9 @@ from typing import Any
 
 from layers.ledger import HazardProperties
 from layers.vocab import HazardStatus, SupervisionLevel
-from ledger.workflow import Action, Event, apply
+from ledger.workflow import Action, Event, apply, registration
 from store.base import StoreError
-from store.gpkg_sql import connect
+from store.gpkg_sql import connect, point_blob
 
 TABLE = "hazards"
 EVENTS = "hazard_events"
@@ -137,14 +137,37 @@ class LedgerStore:
                 assignments = ", ".join(f'"{name}" = ?' for name in event.changes)
                 values = [_sql_value(getattr(new, name)) for name in event.changes]
                 db.execute(f'UPDATE "{TABLE}" SET {assignments} WHERE fid = ?', (*values, fid))
-            changes = {k: [_sql_value(a), _sql_value(b)] for k, (a, b) in event.changes.items()}
-            db.execute(
-                f"INSERT INTO {EVENTS} (hazard_fid, seq, at, actor, action, from_status, to_status, changes, note)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (fid, now + 1, event.at.isoformat(), event.actor, event.action.value, event.from_status.value,
-                 event.to_status.value, json.dumps(changes, ensure_ascii=False), event.note),
-            )  # fmt: skip
+            self._insert_event(db, fid, now + 1, event)
         return new, now + 1, event
+
+    def register(
+        self, hazard: HazardProperties, lon: float, lat: float, *, actor: str, at: datetime | None = None
+    ) -> tuple[int, Event]:
+        """Store a new hazard at (lon, lat) with its registration event, in one transaction; its fid and event."""
+        if hazard.status != HazardStatus.REGISTERED:
+            raise StoreError("a new hazard starts as registered (登记); later states come from workflow steps")
+        at = at or datetime.now().astimezone().replace(microsecond=0)
+        event = registration(hazard, actor=actor, at=at)
+        values = hazard.model_dump()
+        names = ", ".join(f'"{c}"' for c in self._columns)
+        marks = ", ".join("?" for _ in self._columns)
+        with self._write() as db:
+            cursor = db.execute(
+                f'INSERT INTO "{TABLE}" (geom, {names}) VALUES (?, {marks})',
+                (point_blob(lon, lat), *(_sql_value(values[c]) for c in self._columns)),
+            )
+            fid = int(cursor.lastrowid)
+            self._insert_event(db, fid, 1, event)
+        return fid, event
+
+    def _insert_event(self, db: Any, fid: int, seq: int, event: Event) -> None:
+        changes = {k: [_sql_value(a), _sql_value(b)] for k, (a, b) in event.changes.items()}
+        db.execute(
+            f"INSERT INTO {EVENTS} (hazard_fid, seq, at, actor, action, from_status, to_status, changes, note)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (fid, seq, event.at.isoformat(), event.actor, event.action.value, event.from_status.value,
+             event.to_status.value, json.dumps(changes, ensure_ascii=False), event.note),
+        )  # fmt: skip
 
     def history(self, fid: int) -> list[dict[str, Any]]:
         """Every event of a hazard, oldest first (an empty list for a hazard never changed since it was loaded)."""

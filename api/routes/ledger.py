@@ -7,20 +7,26 @@ and nothing is written.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Annotated, Any
 
+import geopandas as gpd
+import pandas as pd
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from shapely.geometry import Point
 
 from api.auth import CurrentUser
 from api.catalog import Catalog
 from api.errors import InvalidParameter
+from api.params import SettingsDep
 from api.routes.ogc import CatalogDep
+from geo.validate import geometry_problem
 from layers.frames import properties_of
 from layers.ledger import HazardProperties
 from layers.vocab import HazardStatus, SupervisionLevel
-from ledger.roles import STEPS_BY_ROLE, Forbidden, Role, check_move, check_read, check_step, owns
+from ledger.roles import STEPS_BY_ROLE, Forbidden, Role, check_create, check_move, check_read, check_step, owns
 from ledger.workflow import Action, allowed, is_overdue
 from store.ledger import LedgerStore
 
@@ -36,6 +42,24 @@ class StepRequest(BaseModel):
     fields: dict[str, Any] = Field(default_factory=dict, description="e.g. {'deadline': '2026-06-01'}")
     reason: str | None = Field(None, max_length=500)
     note: str | None = Field(None, max_length=500)
+
+
+class NewHazard(BaseModel):
+    """A hazard to register: where it is, what it is, who answers for it. The village follows from the location."""
+
+    lon: float = Field(description="longitude, WGS 84 / CGCS2000 (checked against the service area)")
+    lat: float = Field(description="latitude")
+    sector: str
+    description: str
+    channel: str
+    responsible_unit: str
+    responsible_person: str
+    discovered_on: date | None = None
+    unit: str | None = None
+    basis: str | None = None
+    code: str | None = Field(None, description="left out: one is assigned")
+    linked_layer: str | None = None
+    linked_fid: int | None = None
 
 
 def _ledger(request: Request) -> LedgerStore:
@@ -80,6 +104,45 @@ def list_hazards(
         items.append({"id": int(fid), "overdue": late, **props.model_dump(mode="json")})
     items.sort(key=lambda h: h["discovered_on"], reverse=True)
     return {"count": len(items), "hazards": items}
+
+
+@router.post("/hazards", status_code=201, summary="Register a hazard (登记)")
+def register_hazard(
+    request: Request, response: Response, cat: CatalogDep, settings: SettingsDep, user: CurrentUser, new: NewHazard
+) -> dict[str, Any]:
+    """Check the location, derive the village, check the user's remit, then store it with its first event."""
+    point = Point(new.lon, new.lat)
+    problem = geometry_problem(point, ("Point",), settings.region_bbox)
+    if problem:
+        raise InvalidParameter(f"位置有误 (location): {problem}")
+    inside = cat["villages"].index.containing(point)
+    if not len(inside):
+        raise InvalidParameter(f"({new.lon}, {new.lat}) 不在任何村界内 (the point lies in no village of this town)")
+    village_code = str(cat["villages"].frame.loc[int(inside[0]), "code"])
+    if new.linked_layer is not None and (
+        new.linked_layer not in cat or new.linked_fid not in cat[new.linked_layer].index
+    ):
+        raise InvalidParameter(f"关联要素不存在 (no feature {new.linked_fid} in layer {new.linked_layer!r})")
+    fields = new.model_dump(exclude={"lon", "lat"}, exclude_none=True)
+    if user.role == Role.UNIT:
+        fields["unit"] = user.unit  # a unit registers its own hazards (自查自报)
+        fields.setdefault("channel", "self_inspection")
+    fields |= {
+        "village_code": village_code,
+        "discovered_on": new.discovered_on or date.today(),
+        "code": new.code or f"H{date.today():%Y}-{uuid.uuid4().hex[:8].upper()}",
+        "status": HazardStatus.REGISTERED,
+    }
+    try:
+        props = HazardProperties.model_validate(fields)
+    except ValidationError as exc:
+        raise InvalidParameter("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+    check_create(user, props)
+    fid, _ = _ledger(request).register(props, new.lon, new.lat, actor=user.display_name or user.username)
+    _add_to_catalog(cat, fid, props, point)
+    response.headers["ETag"] = _etag(1)
+    response.headers["Location"] = f"/ledger/hazards/{fid}"
+    return _view(cat, user, fid, props, 1)
 
 
 @router.get("/hazards/{fid}", summary="One hazard, its version and the steps open to the user")
@@ -147,6 +210,19 @@ def _version_from(if_match: str | None) -> int:
     if not text.startswith("v") or not text[1:].isdigit():
         raise InvalidParameter(f'If-Match 应为 "vN"，收到 {if_match!r} (If-Match must look like "v3")')
     return int(text[1:])
+
+
+def _add_to_catalog(cat: Catalog, fid: int, props: HazardProperties, point: Point) -> None:
+    """Serve the new hazard at once on the maps and the OGC API (the index takes it without a rebuild)."""
+    data = cat["hazards"]
+    row = gpd.GeoDataFrame(
+        [{k: getattr(v, "value", v) for k, v in props.model_dump().items()}],
+        geometry=[point],
+        crs=data.frame.crs,
+        index=pd.Index([fid], name=data.frame.index.name),
+    )
+    data.frame = pd.concat([data.frame, row[data.frame.columns]])
+    data.index.insert(fid, point)
 
 
 def _refresh(cat: Catalog, fid: int, props: HazardProperties) -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+import shapely.geometry
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -182,3 +183,65 @@ def test_an_illegal_step_says_what_is_allowed_and_history_reads_in_order(client,
 
 def test_unknown_hazard_is_404(client, tokens):
     assert client.get("/ledger/hazards/99999", headers=auth(tokens, "admin")).status_code == 404
+
+
+NEW = {
+    "sector": "fire",
+    "description": "村委会门前柴草垛占用消防车通道",
+    "channel": "department_inspection",
+    "responsible_unit": "义隆永村民委员会",
+    "responsible_person": "赵六",
+}
+
+
+def _inside(client, code: str) -> tuple[float, float]:
+    villages = client.get("/collections/villages/items", params={"limit": 100}).json()["features"]
+    polygon = shapely.geometry.shape(next(f for f in villages if f["properties"]["code"] == code)["geometry"])
+    point = polygon.representative_point()
+    return point.x, point.y
+
+
+def test_registering_a_hazard_derives_its_village_and_starts_its_history(client, tokens):
+    lon, lat = _inside(client, SEAT)
+    response = client.post("/ledger/hazards", json={**NEW, "lon": lon, "lat": lat}, headers=auth(tokens, "seat"))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    fid = body["id"]
+    assert (
+        body["version"] == 1
+        and body["properties"]["village_code"] == SEAT
+        and body["properties"]["status"] == "registered"
+    )
+    events = client.get(f"/ledger/hazards/{fid}/history", headers=auth(tokens, "seat")).json()["events"]
+    assert [e["action"] for e in events] == ["register"]
+    served = client.get(f"/collections/hazards/items/{fid}").json()
+    assert served["geometry"]["coordinates"] == pytest.approx([lon, lat])
+    box = f"{lon - 0.001},{lat - 0.001},{lon + 0.001},{lat + 0.001}"
+    assert fid in [f["id"] for f in client.get("/collections/hazards/items", params={"bbox": box}).json()["features"]]
+    step = {"action": "assess", "version": 1, "fields": {"level": "general"}}
+    assert client.post(f"/ledger/hazards/{fid}/steps", json=step, headers=auth(tokens, "seat")).status_code == 200
+
+
+def test_registering_elsewhere_or_badly_is_refused_and_stores_nothing(client, tokens):
+    before = client.get("/ledger/hazards", headers=auth(tokens, "admin")).json()["count"]
+    lon, lat = _inside(client, OTHER)
+    elsewhere = client.post("/ledger/hazards", json={**NEW, "lon": lon, "lat": lat}, headers=auth(tokens, "seat"))
+    assert elsewhere.status_code == 403
+    viewer = client.post("/ledger/hazards", json={**NEW, "lon": lon, "lat": lat}, headers=auth(tokens, "emergency"))
+    assert viewer.status_code == 403
+    swapped = client.post("/ledger/hazards", json={**NEW, "lon": lat, "lat": lon}, headers=auth(tokens, "admin"))
+    assert swapped.status_code == 400 and "swapped" in swapped.json()["description"]
+    outside = client.post("/ledger/hazards", json={**NEW, "lon": 121.5, "lat": 43.5}, headers=auth(tokens, "admin"))
+    assert outside.status_code == 400 and "村界" in outside.json()["description"]
+    bad = client.post(
+        "/ledger/hazards", json={**NEW, "sector": "magic", "lon": lon, "lat": lat}, headers=auth(tokens, "admin")
+    )
+    assert bad.status_code == 400 and "sector" in bad.json()["description"]
+    assert client.get("/ledger/hazards", headers=auth(tokens, "admin")).json()["count"] == before
+
+
+def test_a_unit_registers_its_own_hazards(client, tokens):
+    lon, lat = _inside(client, SEAT)
+    body = {**NEW, "lon": lon, "lat": lat, "unit": "别的单位"}
+    response = client.post("/ledger/hazards", json=body, headers=auth(tokens, "station"))
+    assert response.status_code == 201 and response.json()["properties"]["unit"] == "中石油义隆永加油站"
