@@ -59,6 +59,15 @@ def owns(user: User, hazard: Any) -> bool:
     return user.unit is not None and _get(hazard, "unit") == user.unit
 
 
+def remit(user: User, village_codes: Any, units: Any) -> Any:
+    """`owns` for whole columns at once: a boolean mask over hazards given their village codes and units."""
+    if user.role in (Role.ADMIN, Role.EMERGENCY):
+        return village_codes == village_codes  # all true (and NaN-safe for pandas: codes are never NaN here)
+    if user.role == Role.VILLAGE:
+        return village_codes == user.village_code
+    return units == user.unit
+
+
 def check_read(user: User, hazard: Any) -> None:
     """Forbidden unless the user may see this hazard."""
     if not owns(user, hazard):

@@ -7,9 +7,11 @@ and nothing is written.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import geopandas as gpd
 import pandas as pd
@@ -26,11 +28,13 @@ from geo.validate import geometry_problem
 from layers.frames import properties_of
 from layers.ledger import HazardProperties
 from layers.vocab import HazardStatus, SupervisionLevel
-from ledger.roles import STEPS_BY_ROLE, Forbidden, Role, check_create, check_move, check_read, check_step, owns
+from ledger.lists import due_within, hazard_table, problem_list, statistics, workbook
+from ledger.roles import STEPS_BY_ROLE, Forbidden, Role, check_create, check_move, check_read, check_step, owns, remit
 from ledger.workflow import Action, allowed, is_overdue
 from store.ledger import LedgerStore
 
 router = APIRouter(prefix="/ledger", tags=["ledger 隐患台账"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FidPath = Annotated[int, Path(ge=1, description="Hazard id (fid)")]
 
 
@@ -143,6 +147,60 @@ def register_hazard(
     response.headers["ETag"] = _etag(1)
     response.headers["Location"] = f"/ledger/hazards/{fid}"
     return _view(cat, user, fid, props, 1)
+
+
+def _table(cat: Catalog, user: Any) -> pd.DataFrame:
+    """The hazards within the user's remit as the lists read them (village names, overdue flags)."""
+    frame = cat["hazards"].frame
+    mine = frame[remit(user, frame["village_code"], frame["unit"]).fillna(False).astype(bool)]
+    villages = dict(zip(cat["villages"].frame["code"], cat["villages"].frame["name"], strict=True))
+    return hazard_table(mine, villages, date.today())
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    return json.loads(table.to_json(orient="records", force_ascii=False, date_format="iso"))
+
+
+@router.get("/lists/overdue", summary="Overdue hazards (逾期)")
+def overdue_list(cat: CatalogDep, user: CurrentUser) -> dict[str, Any]:
+    """Hazards in rectification past their deadline, within the user's remit, as the problem list reads them."""
+    table = _table(cat, user)
+    rows = problem_list(table[table["overdue"]])
+    return {"count": len(rows), "rows": _records(rows)}
+
+
+@router.get("/lists/due", summary="Hazards due within N days")
+def due_list(
+    cat: CatalogDep, user: CurrentUser, days: Annotated[int, Query(ge=0, le=365, description="days ahead")] = 7
+) -> dict[str, Any]:
+    """Hazards whose deadline falls between today and `days` days ahead."""
+    rows = problem_list(due_within(_table(cat, user), date.today(), days))
+    return {"days": days, "count": len(rows), "rows": _records(rows)}
+
+
+@router.get("/stats", summary="Statistics by village, sector, level or month")
+def ledger_stats(
+    cat: CatalogDep,
+    user: CurrentUser,
+    by: Annotated[Literal["village", "sector", "level", "month"], Query(description="how to group")] = "village",
+) -> dict[str, Any]:
+    """Found, closed, open, overdue, major and supervised hazards per group, within the user's remit."""
+    return {"by": by, "rows": _records(statistics(_table(cat, user), by))}
+
+
+@router.get(
+    "/export.xlsx",
+    summary="The two lists (两个清单) as XLSX",
+    response_class=Response,
+    responses={
+        200: {"content": {XLSX: {}}, "description": "问题隐患清单, 制度措施清单, 责任单位汇总, 逾期, 7日内到期"}
+    },
+)
+def export_lists(cat: CatalogDep, user: CurrentUser) -> Response:
+    """One workbook with Chinese headers, within the user's remit."""
+    body = workbook(_table(cat, user), date.today())
+    name = quote(f"隐患台账-{date.today():%Y%m%d}.xlsx")
+    return Response(body, media_type=XLSX, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
 
 
 @router.get("/hazards/{fid}", summary="One hazard, its version and the steps open to the user")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import jwt
+import openpyxl
 import pytest
 import shapely.geometry
 from fastapi.testclient import TestClient
@@ -15,6 +17,7 @@ from api.main import create_app
 from onemap.settings import DEMO_GPKG, Settings
 from store.users import UserStore
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SEAT = "150525107201"
 OTHER = "150525107202"
 PASSWORD = "correct horse battery"
@@ -245,3 +248,45 @@ def test_a_unit_registers_its_own_hazards(client, tokens):
     body = {**NEW, "lon": lon, "lat": lat, "unit": "别的单位"}
     response = client.post("/ledger/hazards", json=body, headers=auth(tokens, "station"))
     assert response.status_code == 201 and response.json()["properties"]["unit"] == "中石油义隆永加油站"
+
+
+def test_the_two_lists_as_xlsx_with_chinese_headers_within_the_remit(client, tokens):
+    response = client.get("/ledger/export.xlsx", headers=auth(tokens, "seat"))
+    assert response.status_code == 200 and response.headers["content-type"].startswith(XLSX_TYPE)
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["问题隐患清单", "制度措施清单", "责任单位汇总", "逾期隐患", "7日内到期"]
+    problems = list(book["问题隐患清单"].values)
+    header = problems[0]
+    assert header[:5] == ("序号", "隐患编号", "所属村", "所属单位", "行业领域") and "整改时限" in header
+    mine = client.get("/ledger/hazards", headers=auth(tokens, "seat")).json()
+    assert len(problems) - 1 == mine["count"]
+    assert {row[header.index("所属村")] for row in problems[1:]} == {"义隆永村"}
+    assert {row[header.index("状态")] for row in problems[1:]} <= {
+        "登记",
+        "评估定级",
+        "整改中",
+        "申请验收",
+        "验收通过",
+        "销号",
+        "作废",
+    }
+    overdue = client.get("/ledger/lists/overdue", headers=auth(tokens, "seat")).json()
+    assert len(list(book["逾期隐患"].values)) - 1 == overdue["count"] == sum(h["overdue"] for h in mine["hazards"])
+    measures = list(book["制度措施清单"].values)
+    assert measures[0][:3] == ("序号", "责任单位", "隐患编号") and len(measures) == len(problems)
+
+
+def test_statistics_add_up_to_the_list(client, tokens):
+    everything = client.get("/ledger/hazards", headers=auth(tokens, "admin")).json()["hazards"]
+    for by in ("village", "sector", "level", "month"):
+        rows = client.get("/ledger/stats", params={"by": by}, headers=auth(tokens, "admin")).json()["rows"]
+        assert sum(r["发现"] for r in rows) == len(everything)
+        assert sum(r["已销号"] for r in rows) == sum(h["status"] == "closed" for h in everything)
+        assert sum(r["逾期"] for r in rows) == sum(h["overdue"] for h in everything)
+    assert client.get("/ledger/stats", params={"by": "weather"}, headers=auth(tokens, "admin")).status_code == 400
+    due = client.get("/ledger/lists/due", params={"days": 30}, headers=auth(tokens, "admin")).json()
+    today, horizon = date.today().isoformat(), (date.today() + timedelta(days=30)).isoformat()
+    assert due["count"] == sum(
+        h["status"] in ("assessed", "rectifying") and h["deadline"] is not None and today <= h["deadline"] <= horizon
+        for h in everything
+    )
