@@ -149,6 +149,8 @@ def apply(
         action = Action(action)
     except ValueError:
         raise TransitionError(f"未知操作 {action!r} (unknown action): use one of {', '.join(Action)}") from None
+    if action not in STEPS:
+        raise TransitionError(f"“{action.label}”不是整改流程中的一步 ({action.value} is not a workflow step)")
     step = STEPS[action]
     if hazard.status not in step.sources:
         options = "、".join(f"{a.label} ({a.value})" for a in allowed(hazard.status)) or "无（已结束）"
