@@ -8,11 +8,13 @@ from fastapi.responses import JSONResponse
 
 from api.auth import Unauthorized
 from api.catalog import FeatureNotFound, UnknownVillage
+from api.ratelimit import RateLimited
 from geo.errors import GeoError, InvalidBBox
 from layers import UnknownLayer
 from ledger.roles import Forbidden
 from ledger.workflow import TransitionError
 from store.ledger import HazardNotFound, StaleVersion
+from store.reports import ReportDecided, ReportNotFound
 
 
 class InvalidParameter(ValueError):
@@ -31,6 +33,9 @@ STATUS_CODES: dict[type[Exception], int] = {
     HazardNotFound: status.HTTP_404_NOT_FOUND,
     StaleVersion: status.HTTP_409_CONFLICT,
     TransitionError: status.HTTP_400_BAD_REQUEST,
+    RateLimited: status.HTTP_429_TOO_MANY_REQUESTS,
+    ReportNotFound: status.HTTP_404_NOT_FOUND,
+    ReportDecided: status.HTTP_409_CONFLICT,
 }
 
 

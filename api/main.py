@@ -15,11 +15,13 @@ from api import auth
 from api.catalog import Catalog
 from api.errors import add_exception_handlers
 from api.openapi import openapi_30
-from api.routes import ledger, maps, ogc, villages
+from api.ratelimit import SlidingWindow
+from api.routes import ledger, maps, ogc, reports, villages
 from maps import assets
 from onemap.settings import Settings, get_settings
 from store import open_store
 from store.ledger import LedgerStore
+from store.reports import ReportStore
 from store.users import UserStore
 
 
@@ -34,6 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.catalog = Catalog.load(open_store(str(settings.data)))
         app.state.ledger = LedgerStore(settings.data)
         app.state.users = UserStore(settings.data)
+        app.state.reports = ReportStore(settings.data, app.state.ledger)
+        app.state.report_limit = SlidingWindow(settings.report_limit, 600)
         # The catalog lives as long as the process; freezing it spares the collector from re-walking a million
         # geometries on every full collection, which otherwise shows up as latency spikes on large layers.
         gc.freeze()
@@ -41,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.unfreeze()
         app.state.ledger.close()
         app.state.users.close()
+        app.state.reports.close()
 
     app = FastAPI(
         title="onemap 一张图",
@@ -58,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(maps.router)
     app.include_router(auth.router)
     app.include_router(ledger.router)
+    app.include_router(reports.public)
+    app.include_router(reports.staff)
     for prefix, folder in assets.MOUNTS.items():
         app.mount(f"{assets.STATIC_URL}/{prefix}", StaticFiles(directory=folder), name=f"static-{prefix}")
     add_exception_handlers(app)

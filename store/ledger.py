@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
@@ -141,9 +141,20 @@ class LedgerStore:
         return new, now + 1, event
 
     def register(
-        self, hazard: HazardProperties, lon: float, lat: float, *, actor: str, at: datetime | None = None
+        self,
+        hazard: HazardProperties,
+        lon: float,
+        lat: float,
+        *,
+        actor: str,
+        at: datetime | None = None,
+        within: Callable[[Any, int], None] | None = None,
     ) -> tuple[int, Event]:
-        """Store a new hazard at (lon, lat) with its registration event, in one transaction; its fid and event."""
+        """Store a new hazard at (lon, lat) with its registration event, in one transaction; its fid and event.
+
+        `within(connection, fid)` runs inside the same transaction (marking the report it came from, say); if it
+        raises, nothing is stored.
+        """
         if hazard.status != HazardStatus.REGISTERED:
             raise StoreError("a new hazard starts as registered (登记); later states come from workflow steps")
         at = at or datetime.now().astimezone().replace(microsecond=0)
@@ -158,6 +169,8 @@ class LedgerStore:
             )
             fid = int(cursor.lastrowid)
             self._insert_event(db, fid, 1, event)
+            if within is not None:
+                within(db, fid)
         return fid, event
 
     def _insert_event(self, db: Any, fid: int, seq: int, event: Event) -> None:

@@ -143,7 +143,7 @@ def register_hazard(
         raise InvalidParameter("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
     check_create(user, props)
     fid, _ = _ledger(request).register(props, new.lon, new.lat, actor=user.display_name or user.username)
-    _add_to_catalog(cat, fid, props, point)
+    add_to_catalog(cat, fid, props, point)
     response.headers["ETag"] = _etag(1)
     response.headers["Location"] = f"/ledger/hazards/{fid}"
     return _view(cat, user, fid, props, 1)
@@ -270,7 +270,7 @@ def _version_from(if_match: str | None) -> int:
     return int(text[1:])
 
 
-def _add_to_catalog(cat: Catalog, fid: int, props: HazardProperties, point: Point) -> None:
+def add_to_catalog(cat: Catalog, fid: int, props: HazardProperties, point: Point) -> None:
     """Serve the new hazard at once on the maps and the OGC API (the index takes it without a rebuild)."""
     data = cat["hazards"]
     row = gpd.GeoDataFrame(

@@ -1,0 +1,174 @@
+"""Public reports (群众举报), kept in the data file until staff accept them into the ledger or reject them.
+
+A reporter gets a tracking code to follow the report; their name and phone are stored for staff only. Accepting a
+report registers a hazard and records which one, in the same transaction, so a report is never accepted twice.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from layers.ledger import HazardProperties
+from store.base import StoreError
+from store.gpkg_sql import connect
+from store.ledger import LedgerStore
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS onemap_reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    code TEXT NOT NULL UNIQUE,
+    lon REAL NOT NULL,
+    lat REAL NOT NULL,
+    village_code TEXT,
+    description TEXT NOT NULL,
+    reporter TEXT,
+    phone TEXT,
+    submitted_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    decided_by TEXT,
+    decided_at TEXT,
+    reason TEXT,
+    hazard_fid INTEGER
+)
+"""
+STATUS_LABELS = {"pending": "待处理", "accepted": "已受理并登记为隐患", "rejected": "不予受理"}
+#: Tracking codes avoid letters and digits people confuse (0/O, 1/I/L).
+_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+class ReportNotFound(StoreError, LookupError):
+    """No report with that id or tracking code."""
+
+
+class ReportDecided(StoreError):
+    """The report was already accepted or rejected."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """One public report, with the reporter's contact (shown to staff only)."""
+
+    id: int
+    code: str
+    lon: float
+    lat: float
+    village_code: str | None
+    description: str
+    reporter: str | None
+    phone: str | None
+    submitted_at: str
+    status: str
+    decided_by: str | None
+    decided_at: str | None
+    reason: str | None
+    hazard_fid: int | None
+
+    def public(self) -> dict[str, Any]:
+        """What the reporter (or anyone with the code) may see: no contact details, no staff names."""
+        return {
+            "code": self.code,
+            "status": self.status,
+            "status_label": STATUS_LABELS[self.status],
+            "submitted_at": self.submitted_at,
+            "decided_at": self.decided_at,
+            "reason": self.reason if self.status == "rejected" else None,
+        }
+
+
+class ReportStore:
+    """Reports in the data file, with the ledger they feed."""
+
+    def __init__(self, path: str | Path, ledger: LedgerStore) -> None:
+        self.path = Path(path)
+        self._db = connect(self.path)
+        self._db.execute(SCHEMA)
+        self._ledger = ledger
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def submit(
+        self,
+        lon: float,
+        lat: float,
+        village_code: str | None,
+        description: str,
+        reporter: str | None,
+        phone: str | None,
+    ) -> Report:
+        """Store a new report and give it a tracking code."""
+        now = datetime.now().astimezone().isoformat(timespec="seconds")
+        with self._lock:
+            for _ in range(10):
+                code = "JB" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+                try:
+                    cursor = self._db.execute(
+                        "INSERT INTO onemap_reports (code, lon, lat, village_code, description, reporter, phone,"
+                        " submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (code, lon, lat, village_code, description, reporter, phone, now),
+                    )
+                except Exception as exc:  # a clash of random codes: draw again
+                    if "UNIQUE" not in str(exc):
+                        raise
+                    continue
+                return self.get(int(cursor.lastrowid))
+        raise StoreError("could not draw a free tracking code")
+
+    def get(self, report_id: int) -> Report:
+        """A report by id."""
+        return self._one("id = ?", report_id)
+
+    def by_code(self, code: str) -> Report:
+        """A report by its tracking code."""
+        return self._one("code = ?", code.strip().upper())
+
+    def _one(self, where: str, value: Any) -> Report:
+        with self._lock:
+            row = self._db.execute(f"SELECT * FROM onemap_reports WHERE {where}", (value,)).fetchone()
+        if row is None:
+            raise ReportNotFound(f"没有这个举报 (no report {value!r})")
+        return Report(*row)
+
+    def pending(self) -> list[Report]:
+        """Reports waiting for a decision, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM onemap_reports WHERE status = 'pending' ORDER BY id").fetchall()
+        return [Report(*row) for row in rows]
+
+    def reject(self, report_id: int, reason: str, *, by: str) -> Report:
+        """Refuse a report with a reason the reporter will see."""
+        now = datetime.now().astimezone().isoformat(timespec="seconds")
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE onemap_reports SET status = 'rejected', decided_by = ?, decided_at = ?, reason = ?"
+                " WHERE id = ? AND status = 'pending'",
+                (by, now, reason, report_id),
+            )
+            if cursor.rowcount == 0:
+                self.get(report_id)  # ReportNotFound for an unknown id
+                raise ReportDecided(f"举报 {report_id} 已处理 (report already decided)")
+        return self.get(report_id)
+
+    def accept(self, report_id: int, hazard: HazardProperties, *, by: str) -> tuple[Report, int]:
+        """Register the report as a hazard and mark it accepted, in one transaction; the report and hazard fid."""
+        report = self.get(report_id)
+        now = datetime.now().astimezone().isoformat(timespec="seconds")
+
+        def mark(db: Any, fid: int) -> None:
+            cursor = db.execute(
+                "UPDATE onemap_reports SET status = 'accepted', decided_by = ?, decided_at = ?, hazard_fid = ?"
+                " WHERE id = ? AND status = 'pending'",
+                (by, now, fid, report_id),
+            )
+            if cursor.rowcount != 1:
+                raise ReportDecided(f"举报 {report_id} 已处理 (report already decided)")
+
+        fid, _ = self._ledger.register(hazard, report.lon, report.lat, actor=by, within=mark)
+        return self.get(report_id), fid
