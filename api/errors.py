@@ -21,6 +21,10 @@ class InvalidParameter(ValueError):
     """A query parameter that is malformed or not allowed here."""
 
 
+class PayloadTooLarge(ValueError):
+    """An upload larger than the service accepts."""
+
+
 STATUS_CODES: dict[type[Exception], int] = {
     UnknownLayer: status.HTTP_404_NOT_FOUND,
     FeatureNotFound: status.HTTP_404_NOT_FOUND,
@@ -34,6 +38,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     StaleVersion: status.HTTP_409_CONFLICT,
     TransitionError: status.HTTP_400_BAD_REQUEST,
     RateLimited: status.HTTP_429_TOO_MANY_REQUESTS,
+    PayloadTooLarge: status.HTTP_413_CONTENT_TOO_LARGE,
     ReportNotFound: status.HTTP_404_NOT_FOUND,
     ReportDecided: status.HTTP_409_CONFLICT,
 }

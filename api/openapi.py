@@ -27,6 +27,9 @@ def _downgrade(node: Any) -> Any:
             else:
                 node[key] = rest
             node["nullable"] = True
+    if node.get("type") == "string" and "contentMediaType" in node:  # an uploaded file: 3.0 says format binary
+        node.pop("contentMediaType")
+        node["format"] = "binary"
     if "const" in node:
         node["enum"] = [node.pop("const")]
     if isinstance(node.get("examples"), list) and "type" in node:

@@ -38,6 +38,7 @@ class Action(Labeled):
     VOID = "void", "作废"
     EDIT = "edit", "修改信息"
     REGISTER = "register", "登记"
+    ATTACH = "attach", "上传照片"
 
 
 @dataclass(frozen=True)

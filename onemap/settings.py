@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     tianditu_key: str = Field("", description="Tianditu web key, needed for basemap=tianditu")
     token_minutes: int = Field(480, ge=1, le=10_080, description="how long a sign-in lasts (minutes)")
     report_limit: int = Field(5, ge=1, le=1000, description="public reports per address every ten minutes")
+    max_photo_bytes: int = Field(8 * 2**20, ge=2**16, le=2**30, description="largest photo accepted (bytes)")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 

@@ -9,6 +9,7 @@ copy of the whole ledger.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -20,6 +21,7 @@ from typing import Any
 
 from layers.ledger import HazardProperties
 from layers.vocab import HazardStatus, SupervisionLevel
+from ledger.photos import KINDS, Photo
 from ledger.workflow import Action, Event, apply, registration
 from store.base import StoreError
 from store.gpkg_sql import connect, point_blob
@@ -39,7 +41,21 @@ CREATE TABLE IF NOT EXISTS {EVENTS} (
     changes TEXT NOT NULL,
     note TEXT NOT NULL DEFAULT '',
     UNIQUE (hazard_fid, seq)
-)
+);
+CREATE TABLE IF NOT EXISTS hazard_photos (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hazard_fid INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('before', 'after')),
+    media_type TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    uploaded_by TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS hazard_photos_fid ON hazard_photos (hazard_fid);
 """
 
 
@@ -76,7 +92,7 @@ class LedgerStore:
         if not self.path.exists():
             raise StoreError(f"{self.path} does not exist")
         self._db = connect(self.path)
-        self._db.execute(SCHEMA)
+        self._db.executescript(SCHEMA)
         self._columns = list(HazardProperties.model_fields)
         # One connection serves the service's worker threads; a transaction must not interleave with another.
         self._lock = threading.RLock()
@@ -181,6 +197,46 @@ class LedgerStore:
             (fid, seq, event.at.isoformat(), event.actor, event.action.value, event.from_status.value,
              event.to_status.value, json.dumps(changes, ensure_ascii=False), event.note),
         )  # fmt: skip
+
+    def attach(
+        self, fid: int, kind: str, photo: Photo, data: bytes, *, actor: str, at: datetime | None = None
+    ) -> tuple[int, int]:
+        """Keep a checked photo of the hazard and record it in the history, together; the photo id and new version."""
+        at = at or datetime.now().astimezone().replace(microsecond=0)
+        with self._write() as db:
+            current, now = self._read(db, fid)
+            cursor = db.execute(
+                "INSERT INTO hazard_photos (hazard_fid, kind, media_type, width, height, size, sha256, uploaded_by,"
+                " uploaded_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (fid, kind, photo.media_type, photo.width, photo.height, len(data), hashlib.sha256(data).hexdigest(),
+                 actor, at.isoformat(), data),
+            )  # fmt: skip
+            photo_id = int(cursor.lastrowid)
+            note = f"{KINDS[kind]}照片 #{photo_id}（{photo.width}×{photo.height}）"
+            event = Event(Action.ATTACH, actor, at, current.status, current.status, {}, note)
+            self._insert_event(db, fid, now + 1, event)
+        return photo_id, now + 1
+
+    def photos(self, fid: int) -> list[dict[str, Any]]:
+        """The photos of a hazard (without their bytes), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, kind, media_type, width, height, size, sha256, uploaded_by, uploaded_at"
+                " FROM hazard_photos WHERE hazard_fid = ? ORDER BY id",
+                (fid,),
+            ).fetchall()
+        keys = ("id", "kind", "media_type", "width", "height", "size", "sha256", "uploaded_by", "uploaded_at")
+        return [dict(zip(keys, row, strict=True)) | {"kind_label": KINDS[row[1]]} for row in rows]
+
+    def photo(self, photo_id: int) -> tuple[int, str, bytes]:
+        """(hazard fid, media type, bytes) of one photo; HazardNotFound when there is no such photo."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT hazard_fid, media_type, data FROM hazard_photos WHERE id = ?", (photo_id,)
+            ).fetchone()
+        if row is None:
+            raise HazardNotFound(f"no photo with id {photo_id}")
+        return int(row[0]), str(row[1]), bytes(row[2])
 
     def history(self, fid: int) -> list[dict[str, Any]]:
         """Every event of a hazard, oldest first (an empty list for a hazard never changed since it was loaded)."""

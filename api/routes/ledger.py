@@ -15,13 +15,13 @@ from urllib.parse import quote
 
 import geopandas as gpd
 import pandas as pd
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field, ValidationError
 from shapely.geometry import Point
 
 from api.auth import CurrentUser
 from api.catalog import Catalog
-from api.errors import InvalidParameter
+from api.errors import InvalidParameter, PayloadTooLarge
 from api.params import SettingsDep
 from api.routes.ogc import CatalogDep
 from geo.validate import geometry_problem
@@ -29,6 +29,7 @@ from layers.frames import properties_of
 from layers.ledger import HazardProperties
 from layers.vocab import HazardStatus, SupervisionLevel
 from ledger.lists import due_within, hazard_table, problem_list, statistics, workbook
+from ledger.photos import PhotoRejected, check_photo
 from ledger.roles import STEPS_BY_ROLE, Forbidden, Role, check_create, check_move, check_read, check_step, owns, remit
 from ledger.workflow import Action, allowed, is_overdue
 from store.ledger import LedgerStore
@@ -259,6 +260,50 @@ def hazard_history(request: Request, user: CurrentUser, fid: FidPath) -> dict[st
     props, version = ledger.hazard(fid)
     check_read(user, props)
     return {"id": fid, "version": version, "events": ledger.history(fid)}
+
+
+@router.post("/hazards/{fid}/photos", status_code=201, summary="Add a before or after photo (整改前后照片)")
+async def add_photo(
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    settings: SettingsDep,
+    fid: FidPath,
+    kind: Annotated[Literal["before", "after"], Form(description="before (整改前) or after (整改后)")],
+    file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
+) -> dict[str, Any]:
+    """Checked for type and size before anything is kept; recorded in the hazard's history."""
+    ledger = _ledger(request)
+    current, _ = ledger.hazard(fid)
+    check_step(user, current, Action.EDIT)
+    data = await file.read(settings.max_photo_bytes + 1)
+    if len(data) > settings.max_photo_bytes:
+        raise PayloadTooLarge(f"照片不能超过 {settings.max_photo_bytes // 2**20} MB (photo too large)")
+    try:
+        photo = check_photo(data, max_bytes=settings.max_photo_bytes)
+    except PhotoRejected as exc:
+        raise InvalidParameter(str(exc)) from None
+    photo_id, version = ledger.attach(fid, kind, photo, data, actor=user.display_name or user.username)
+    response.headers["ETag"] = _etag(version)
+    return {"id": photo_id, "hazard_id": fid, "version": version, "media_type": photo.media_type}
+
+
+@router.get("/hazards/{fid}/photos", summary="The photos of a hazard")
+def list_photos(request: Request, user: CurrentUser, fid: FidPath) -> dict[str, Any]:
+    """Kind, type, size, checksum, who and when; fetch each from /ledger/photos/{id}."""
+    ledger = _ledger(request)
+    props, _ = ledger.hazard(fid)
+    check_read(user, props)
+    return {"id": fid, "photos": ledger.photos(fid)}
+
+
+@router.get("/photos/{photo_id}", summary="One photo", response_class=Response)
+def get_photo(request: Request, user: CurrentUser, photo_id: Annotated[int, Path(ge=1)]) -> Response:
+    """The image itself, for users who may read its hazard."""
+    ledger = _ledger(request)
+    fid, media_type, data = ledger.photo(photo_id)
+    check_read(user, ledger.hazard(fid)[0])
+    return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
 def _version_from(if_match: str | None) -> int:
