@@ -5,6 +5,8 @@
 - 企业/单位 (unit): their own hazards only — self-inspection, self-rectification, self-report (自查自改自报); acceptance
   and closing stay with the town.
 - 应急人员 (emergency): read everything, change nothing.
+- 督办单位 (supervisor, at banner or city level): read everything; sign off and close the 重大 hazards supervised at
+  their level or below (挂牌督办 销号), and accept or reject their verification.
 The public holds no account: it files reports (举报), which staff turn into hazards.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from layers.vocab import Labeled
+from layers.vocab import Labeled, SupervisionLevel
 from ledger.workflow import Action
 
 
@@ -24,6 +26,7 @@ class Role(Labeled):
     VILLAGE = "village", "村（嘎查）干部"
     UNIT = "unit", "企业/单位"
     EMERGENCY = "emergency", "应急人员"
+    SUPERVISOR = "supervisor", "督办单位"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,15 @@ class User:
     village_code: str | None = None
     unit: str | None = None
     display_name: str = ""
+    #: For supervisors: the level they supervise at (旗 or 市); the town office signs off at town level.
+    level: SupervisionLevel | None = None
+
+    @property
+    def signs_off_at(self) -> SupervisionLevel | None:
+        """The supervising level this user's sign-off counts for."""
+        if self.role == Role.SUPERVISOR:
+            return self.level
+        return SupervisionLevel.TOWN if self.role == Role.ADMIN else None
 
 
 class Forbidden(PermissionError):
@@ -47,12 +59,13 @@ STEPS_BY_ROLE: dict[Role, frozenset[Action]] = {
     Role.VILLAGE: frozenset({Action.ASSESS, Action.START, Action.EXTEND, Action.REQUEST_VERIFICATION, Action.EDIT}),
     Role.UNIT: frozenset({Action.START, Action.EXTEND, Action.REQUEST_VERIFICATION, Action.EDIT}),
     Role.EMERGENCY: frozenset(),
+    Role.SUPERVISOR: frozenset({Action.ACCEPT, Action.REJECT, Action.CLOSE}),
 }
 
 
 def owns(user: User, hazard: Any) -> bool:
     """Whether the hazard is within the user's remit (its village for village officials, its unit for units)."""
-    if user.role in (Role.ADMIN, Role.EMERGENCY):
+    if user.role in (Role.ADMIN, Role.EMERGENCY, Role.SUPERVISOR):
         return True
     if user.role == Role.VILLAGE:
         return user.village_code is not None and _get(hazard, "village_code") == user.village_code
@@ -61,7 +74,7 @@ def owns(user: User, hazard: Any) -> bool:
 
 def remit(user: User, village_codes: Any, units: Any) -> Any:
     """`owns` for whole columns at once: a boolean mask over hazards given their village codes and units."""
-    if user.role in (Role.ADMIN, Role.EMERGENCY):
+    if user.role in (Role.ADMIN, Role.EMERGENCY, Role.SUPERVISOR):
         return village_codes == village_codes  # all true (and NaN-safe for pandas: codes are never NaN here)
     if user.role == Role.VILLAGE:
         return village_codes == user.village_code
@@ -76,8 +89,8 @@ def check_read(user: User, hazard: Any) -> None:
 
 def check_create(user: User, hazard: Any) -> None:
     """Forbidden unless the user may register this hazard (where it is and whose it is)."""
-    if user.role == Role.EMERGENCY:
-        raise Forbidden("应急人员只能查看，不能登记隐患 (emergency accounts are read-only)")
+    if user.role in (Role.EMERGENCY, Role.SUPERVISOR):
+        raise Forbidden(f"{user.role.label}账号不登记隐患 ({user.role.value} accounts do not register hazards)")
     if not owns(user, hazard):
         raise Forbidden(_not_yours(user))
 
@@ -88,6 +101,8 @@ def check_step(user: User, hazard: Any, action: Action | str) -> None:
     action = Action(action)
     if action not in STEPS_BY_ROLE[user.role]:
         raise Forbidden(f"{user.role.label}不能执行“{action.label}” (role {user.role.value} may not {action.value})")
+    if user.role == Role.SUPERVISOR and not _get(hazard, "supervised"):
+        raise Forbidden("督办单位只处理挂牌督办的隐患 (supervisors act only on supervised hazards)")
 
 
 def check_move(user: User, old_village: str | None, new_village: str | None) -> None:

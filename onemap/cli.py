@@ -143,10 +143,11 @@ app.add_typer(user_app, name="user")
 @user_app.command("add")
 def user_add(
     username: Annotated[str, typer.Argument(help="sign-in name")],
-    role: Annotated[str, typer.Option(help="admin, village, unit or emergency")],
+    role: Annotated[str, typer.Option(help="admin, village, unit, emergency or supervisor")],
     village: Annotated[str | None, typer.Option(help="12-digit village code (village accounts)")] = None,
     unit: Annotated[str | None, typer.Option(help="unit or enterprise name (unit accounts)")] = None,
     name: Annotated[str, typer.Option(help="display name shown in the history")] = "",
+    level: Annotated[str | None, typer.Option(help="banner or city (supervisor accounts)")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
     data: DataOption = None,
 ) -> None:
@@ -169,7 +170,7 @@ def user_add(
         password = typer.prompt("密码 password", hide_input=True, confirmation_prompt=True)
     store = UserStore(path)
     try:
-        user = store.add(username, password, role, village_code=village, unit=unit, display_name=name)
+        user = store.add(username, password, role, village_code=village, unit=unit, display_name=name, level=level)
     except UserError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

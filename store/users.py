@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pwdlib import PasswordHash
 
+from layers.vocab import SupervisionLevel
 from ledger.roles import Role, User
 from store.base import StoreError
 from store.gpkg_sql import connect
@@ -25,6 +26,7 @@ CREATE TABLE IF NOT EXISTS onemap_users (
     village_code TEXT,
     unit TEXT,
     display_name TEXT NOT NULL DEFAULT '',
+    level TEXT,
     active INTEGER NOT NULL DEFAULT 1,
     created_at TEXT NOT NULL
 );
@@ -49,6 +51,9 @@ class UserStore:
             raise StoreError(f"{self.path} does not exist")
         self._db = connect(self.path)
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(onemap_users)")}
+        if "level" not in columns:  # files made before supervisors had accounts
+            self._db.execute("ALTER TABLE onemap_users ADD COLUMN level TEXT")
         self._lock = threading.RLock()  # one connection, many worker threads
         self._key: str | None = None
 
@@ -69,6 +74,7 @@ class UserStore:
         village_code: str | None = None,
         unit: str | None = None,
         display_name: str = "",
+        level: SupervisionLevel | str | None = None,
     ) -> User:
         """A new account; UserError when the name is taken or the remit does not fit the role."""
         role = Role(role)
@@ -80,31 +86,45 @@ class UserStore:
             raise UserError("村干部账号需要 12 位村级区划代码 (a village account needs its 12-digit village code)")
         if role == Role.UNIT and not unit:
             raise UserError("企业/单位账号需要单位名称 (a unit account needs the unit's name)")
+        if role == Role.SUPERVISOR and level not in ("banner", "city"):
+            raise UserError(
+                "督办单位账号需要督办级别 banner 或 city (a supervisor account needs --level banner or city)"
+            )
+        level = SupervisionLevel(level) if role == Role.SUPERVISOR else None
         created = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             with self._lock:
                 self._db.execute(
                     "INSERT INTO onemap_users"
-                    " (username, password_hash, role, village_code, unit, display_name, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (username, _HASHER.hash(password), role.value, village_code, unit, display_name, created),
+                    " (username, password_hash, role, village_code, unit, display_name, level, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        username,
+                        _HASHER.hash(password),
+                        role.value,
+                        village_code,
+                        unit,
+                        display_name,
+                        level.value if level else None,
+                        created,
+                    ),  # fmt: skip
                 )
         except Exception as exc:
             if "UNIQUE" in str(exc):
                 raise UserError(f"用户名 {username!r} 已存在 (username taken)") from None
             raise
-        return User(username, role, village_code, unit, display_name)
+        return User(username, role, village_code, unit, display_name, level)
 
     def get(self, username: str) -> User | None:
         """The active account of that name, or None."""
         row = self._one(
-            "SELECT role, village_code, unit, display_name FROM onemap_users WHERE username = ? AND active = 1",
+            "SELECT role, village_code, unit, display_name, level FROM onemap_users WHERE username = ? AND active = 1",
             (username,),
         )
         if row is None:
             return None
-        role, village_code, unit, display_name = row
-        return User(username, Role(role), village_code, unit, display_name)
+        role, village_code, unit, display_name, level = row
+        return User(username, Role(role), village_code, unit, display_name, SupervisionLevel(level) if level else None)
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The account when the password is right, else None (same work either way)."""

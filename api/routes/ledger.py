@@ -27,7 +27,7 @@ from api.routes.ogc import CatalogDep
 from geo.validate import geometry_problem
 from layers.frames import properties_of
 from layers.ledger import HazardProperties
-from layers.vocab import HazardStatus, SupervisionLevel
+from layers.vocab import HazardStatus
 from ledger.lists import due_within, hazard_table, problem_list, statistics, workbook
 from ledger.photos import PhotoRejected, check_photo
 from ledger.roles import STEPS_BY_ROLE, Forbidden, Role, check_create, check_move, check_read, check_step, owns, remit
@@ -244,7 +244,7 @@ def take_step(
         request_fields,
         actor=user.display_name or user.username,
         # The town office signs off at town level; banner- and city-supervised hazards wait for those levels.
-        signed_off_by=SupervisionLevel.TOWN if user.role == Role.ADMIN else None,
+        signed_off_by=user.signs_off_at,
     )
     _refresh(cat, fid, new)
     response.headers["ETag"] = _etag(version)

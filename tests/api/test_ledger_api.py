@@ -290,3 +290,37 @@ def test_statistics_add_up_to_the_list(client, tokens):
         h["status"] in ("assessed", "rectifying") and h["deadline"] is not None and today <= h["deadline"] <= horizon
         for h in everything
     )
+
+
+def test_a_major_hazard_closes_only_with_its_supervising_level(client, tokens, data):
+    users = UserStore(data)
+    users.add("banner", PASSWORD, "supervisor", level="banner", display_name="旗应急管理局")
+    users.close()
+    banner = client.post("/auth/token", data={"username": "banner", "password": PASSWORD}).json()["access_token"]
+    as_banner = {"Authorization": f"Bearer {banner}"}
+    lon, lat = _inside(client, SEAT)
+    fid = client.post("/ledger/hazards", json={**NEW, "lon": lon, "lat": lat}, headers=auth(tokens, "admin")).json()[
+        "id"
+    ]
+
+    def step(who_headers, action, version, **extra):
+        body = {"action": action, "version": version, **extra}
+        return client.post(f"/ledger/hazards/{fid}/steps", json=body, headers=who_headers)
+
+    v = 1
+    for action, extra in (
+        ("assess", {"fields": {"level": "major"}}),
+        ("start", {"fields": {"measures": "清理", "deadline": "2027-01-01"}}),
+        ("request_verification", {}),
+        ("accept", {"fields": {"acceptor": "镇验收组"}}),
+    ):
+        response = step(auth(tokens, "admin"), action, v, **extra)
+        assert response.status_code == 200, response.text
+        v = response.json()["version"]
+    refused = step(auth(tokens, "admin"), "close", v)
+    assert refused.status_code == 400 and "签字" in refused.json()["description"]
+    assert step(as_banner, "edit", v, fields={"measures": "x"}).status_code == 403  # supervisors only sign off
+    closed = step(as_banner, "close", v)
+    assert closed.status_code == 200 and closed.json()["properties"]["status"] == "closed"
+    events = client.get(f"/ledger/hazards/{fid}/history", headers=as_banner).json()["events"]
+    assert events[-1]["actor"] == "旗应急管理局" and events[-1]["action"] == "close"
