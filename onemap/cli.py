@@ -194,3 +194,34 @@ def backup(
     with console.status(f"备份 backing up {path}…"):
         copy(path, out)
     console.print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB), integrity check ok")
+
+
+report_app = typer.Typer(help="Reports: the annual hazard report.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("annual")
+def report_annual(
+    year: Annotated[int, typer.Option(help="the year reported on (counted up to 10 December)")],
+    out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="folder for the XLSX and HTML files")] = Path("."),
+    data: DataOption = None,
+) -> None:
+    """Per village and sector: found, rectified, overdue, still open, supervised — XLSX and printable HTML."""
+    from ledger.annual import build
+    from store import open_store
+
+    path = _working_copy(_data_path(data)) if data is None else data
+    if not path.exists():
+        err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]")
+        raise typer.Exit(2)
+    store = open_store(str(path))
+    town = store.info().title.removesuffix("（示例）") or "本镇"
+    with console.status("生成年报 building the annual report…"):
+        report = build(store, year, town)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    xlsx, html = out_dir / f"隐患年报-{year}.xlsx", out_dir / f"隐患年报-{year}.html"
+    xlsx.write_bytes(report.xlsx)
+    html.write_text(report.html, encoding="utf-8")
+    totals = report.table[["发现", "整改销号", "逾期", "未销号", "挂牌督办"]].sum()
+    console.print(f"wrote {xlsx} and {html}: " + ", ".join(f"{k} {int(v)}" for k, v in totals.items()))
+    console.print("打印为 PDF：用浏览器打开 HTML，打印 → 另存为 PDF (print the HTML to PDF from the browser)")
