@@ -140,6 +140,7 @@ def _config(cat: Catalog, req: PageRequest, specs: list[dict], bounds: tuple) ->
         "popupUrl": f"{base}/map/popup",
         "searchUrl": f"{base}/map/search",
         "nearUrl": f"{base}/map/near",
+        "reportUrl": f"{base}/reports",
         "nearRadius": NEAR_RADIUS_M,
         "shift": req.basemap.gcj02,
         "basemap": req.basemap.name,

@@ -97,6 +97,7 @@ def popup_html(
     *,
     today: date | None = None,
     hazards: list[Mapping[str, Any]] | None = None,
+    history: list[Mapping[str, Any]] | None = None,
 ) -> str:
     """The popup of one feature as an HTML fragment (every value escaped); `hazards` when already looked up."""
     layer = LAYERS[layer_id]
@@ -123,5 +124,13 @@ def popup_html(
                     f"<br><span>{escape(status)} · 时限 {escape(deadline)}</span></li>"
                 )
             parts.append("</ul>")
+    if history:
+        parts.append('<div class="om-popup-section">处理记录</div><ol class="om-history">')
+        for event in history:
+            parts.append(
+                f"<li>{escape(str(event['at'])[:10])} {escape(str(event['action_label']))}"
+                f" → {escape(str(event['to_label']))}</li>"
+            )
+        parts.append("</ol>")
     parts.append("</div>")
     return "".join(parts)

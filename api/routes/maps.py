@@ -93,11 +93,13 @@ def map_data(
 
 
 @router.get("/popup/{collection_id}/{fid}", response_class=HTMLResponse, summary="Popup of one feature")
-def map_popup(cat: CatalogDep, data: LayerDep, fid: Annotated[int, Path(ge=1)]) -> HTMLResponse:
-    """What the feature is, its key attributes, open ledger entries there, and the recommended action."""
+def map_popup(request: Request, cat: CatalogDep, data: LayerDep, fid: Annotated[int, Path(ge=1)]) -> HTMLResponse:
+    """What the feature is, its key attributes, open ledger entries there, the recommended action; for a hazard,
+    the dates and steps of its history (who did them stays in the ledger, for signed-in users)."""
     row = data.feature(fid)
     props = properties_of(data.layer, row.drop(columns=row.geometry.name).iloc[0].to_dict())
-    return HTMLResponse(popup_html(cat, data.layer.id, fid, props))
+    history = request.app.state.ledger.history(fid) if data.layer.id == "hazards" else None
+    return HTMLResponse(popup_html(cat, data.layer.id, fid, props, history=history))
 
 
 @router.get("/search", summary="Find villages and places by name")

@@ -181,6 +181,7 @@
       this.addTitle();
       this.addNotice();
       this.addSearch();
+      if (cfg.reportUrl && !cfg.embedded) this.addReport();
       if (cfg.panel === "near") this.addNear();
       const refresh = () => this.refresh();
       // A redraw would close the popup being read (and popups pan the map when they open): wait until it closes.
@@ -414,6 +415,77 @@
       });
     }
 
+    /* ---- public reports (群众举报): pick a place on the map, describe it, get a tracking code ---------------- */
+
+    addReport() {
+      const Report = L.Control.extend({
+        onAdd: () => {
+          const button = el("button", "om-report-button om-box", "我要举报隐患");
+          button.type = "button";
+          L.DomEvent.disableClickPropagation(button);
+          button.addEventListener("click", () => {
+            this.picking = true;
+            this.map.getContainer().classList.add("om-picking");
+            this.status("请在地图上点选隐患位置");
+            this.map.once("click", (event) => {
+              this.picking = false;
+              this.map.getContainer().classList.remove("om-picking");
+              this.status("");
+              this.reportForm(event.latlng);
+            });
+          });
+          return button;
+        },
+      });
+      new Report({ position: "topleft" }).addTo(this.map);
+    }
+
+    reportForm(latlng) {
+      const form = el("form", "om-report-form");
+      form.appendChild(el("div", "om-popup-title", "举报隐患"));
+      const text = el("textarea");
+      text.required = true;
+      text.minLength = 5;
+      text.maxLength = 1000;
+      text.placeholder = "请描述隐患情况（至少 5 个字）";
+      const name = el("input");
+      name.placeholder = "姓名（可不填）";
+      const phone = el("input");
+      phone.placeholder = "联系电话（可不填，仅工作人员可见）";
+      const send = el("button", "", "提交");
+      send.type = "submit";
+      const result = el("div", "om-report-result");
+      [text, name, phone, send, result].forEach((node) => form.appendChild(node));
+      const popup = L.popup({ minWidth: 240 }).setLatLng(latlng).setContent(form).openOn(this.map);
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        send.disabled = true;
+        const body = {
+          lon: Number(latlng.lng.toFixed(6)), lat: Number(latlng.lat.toFixed(6)), description: text.value.trim(),
+          reporter: name.value.trim() || null, phone: phone.value.trim() || null,
+        };
+        if (this.cfg.shift) {
+          result.textContent = "高德底图下不能直接举报，请切换到默认底图";
+          return;
+        }
+        fetch(this.cfg.reportUrl, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
+          .then((r) => r.json().then((data) => ({ ok: r.ok, data })))
+          .then(({ ok, data }) => {
+            if (!ok) {
+              send.disabled = false;
+              result.textContent = `未能提交：${data.description}`;
+              return;
+            }
+            form.textContent = "";
+            form.appendChild(el("div", "om-popup-title", "已收到举报"));
+            form.appendChild(el("div", "", "跟踪码（请保存，用于查询处理结果）："));
+            form.appendChild(el("div", "om-report-code", data.code));
+            popup.update();
+          })
+          .catch(() => { send.disabled = false; result.textContent = "网络错误，请稍后重试"; });
+      });
+    }
+
     /* ---- emergency: what lies near an incident ------------------------------------------------------------ */
 
     addNear() {
@@ -429,7 +501,9 @@
       });
       const panel = new Panel({ position: "bottomright" }).addTo(this.map).getContainer();
       this.nearLayer = L.featureGroup().addTo(this.map);
-      this.map.on("click", (event) => this.near(event.latlng, panel.querySelector(".om-near-body")));
+      this.map.on("click", (event) => {
+        if (!this.picking) this.near(event.latlng, panel.querySelector(".om-near-body"));
+      });
     }
 
     near(latlng, body) {

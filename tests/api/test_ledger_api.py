@@ -182,6 +182,8 @@ def test_an_illegal_step_says_what_is_allowed_and_history_reads_in_order(client,
     assert [e["action"] for e in events[-2:]] == ["request_verification", "reject"] and events[-1]["note"] == "仍有占用"
     served = client.get(f"/collections/hazards/items/{fid}").json()
     assert served["properties"]["status"] == "rectifying"  # the map and the OGC API see the ledger's state
+    popup = client.get(f"/map/popup/hazards/{fid}").text
+    assert "处理记录" in popup and "验收不通过" in popup and "仍有占用" not in popup  # steps and dates, not notes
 
 
 def test_unknown_hazard_is_404(client, tokens):

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
+import httpx2 as httpx
 import pytest
 from outside_tools import need_tool, running_service
 
@@ -234,3 +235,24 @@ def test_standalone_export_opens_from_a_file_with_the_network_off(browser, tmp_p
         assert page.locator(".leaflet-popup-content .om-popup-title").inner_text().strip()
     finally:
         context.close()
+
+
+def test_a_member_of_the_public_reports_a_hazard_from_the_map(browser, server):
+    visit = Visit(browser, server + "/map/village/150525107201")
+    try:
+        page = visit.page
+        page.click(".om-report-button")
+        box = page.locator(".folium-map").bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.fill(".om-report-form textarea", "村口柴草垛紧挨着民房，容易着火")
+        page.fill(".om-report-form input >> nth=1", "13900000000")
+        page.click(".om-report-form button")
+        code = page.locator(".om-report-code")
+        code.wait_for(timeout=10_000)
+        status = httpx.get(f"{server}/reports/{code.inner_text().strip()}").json()
+        assert status["status"] == "pending" and "phone" not in status
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "map-report.png"))
+        assert visit.errors == []
+    finally:
+        visit.close()
