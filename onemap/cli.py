@@ -204,9 +204,10 @@ app.add_typer(report_app, name="report")
 def report_annual(
     year: Annotated[int, typer.Option(help="the year reported on (counted up to 10 December)")],
     out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="folder for the XLSX and HTML files")] = Path("."),
+    pdf: Annotated[bool, typer.Option("--pdf", help="also print the HTML to PDF with Chromium")] = False,
     data: DataOption = None,
 ) -> None:
-    """Per village and sector: found, rectified, overdue, still open, supervised — XLSX and printable HTML."""
+    """Per village and sector: found, rectified, overdue, still open, supervised — XLSX, printable HTML, PDF."""
     from ledger.annual import build
     from store import open_store
 
@@ -224,4 +225,25 @@ def report_annual(
     html.write_text(report.html, encoding="utf-8")
     totals = report.table[["发现", "整改销号", "逾期", "未销号", "挂牌督办"]].sum()
     console.print(f"wrote {xlsx} and {html}: " + ", ".join(f"{k} {int(v)}" for k, v in totals.items()))
-    console.print("打印为 PDF：用浏览器打开 HTML，打印 → 另存为 PDF (print the HTML to PDF from the browser)")
+    if pdf:
+        target = html.with_suffix(".pdf")
+        _print_pdf(html, target)
+        console.print(f"wrote {target}")
+    else:
+        console.print("PDF：加 --pdf，或用浏览器打开 HTML 打印为 PDF (add --pdf, or print the HTML from a browser)")
+
+
+def _print_pdf(html: Path, target: Path) -> None:
+    """Print an HTML file to PDF with headless Chromium (Debian's chromium package)."""
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        err.print("[red]没有找到 Chromium，无法生成 PDF (no Chromium found: apt-get install chromium)[/red]")
+        raise typer.Exit(2)
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+               f"--print-to-pdf={target.resolve()}", html.resolve().as_uri()]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0 or not target.exists():
+        err.print(f"[red]PDF 生成失败 (printing to PDF failed): {result.stderr[-500:]}[/red]")
+        raise typer.Exit(1)

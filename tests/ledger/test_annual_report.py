@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import date, datetime
 
 import openpyxl
+from outside_tools import need_tool
 from typer.testing import CliRunner
 
 from layers import LAYERS
@@ -143,3 +144,14 @@ def test_a_ledger_built_step_by_step_matches_a_count_from_its_events(tmp_path):
     assert sheets == ["分村汇总", "分村分行业", "挂牌督办案件"]
     cases = list(openpyxl.load_workbook(io.BytesIO(report.xlsx))["挂牌督办案件"].values)
     assert [row[0] for row in cases[1:]] == ["T-001"]
+
+
+def test_the_report_prints_to_pdf(tmp_path):
+    need_tool("chromium", "Debian: apt-get install chromium")
+    data = tmp_path / "town.gpkg"
+    shutil.copy(DEMO_GPKG, data)
+    args = ["report", "annual", "--year", "2025", "--pdf", "-o", str(tmp_path), "--data", str(data)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    pdf = (tmp_path / "隐患年报-2025.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-") and len(pdf) > 50_000 and pdf.count(b"/Type /Page") + pdf.count(b"/Type/Page") >= 2
