@@ -6,6 +6,7 @@ report registers a hazard and records which one, in the same transaction, so a r
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from layers.ledger import HazardProperties
+from ledger.photos import Photo, check_photo
 from store.base import StoreError
 from store.gpkg_sql import connect
 from store.ledger import LedgerStore
@@ -33,9 +35,15 @@ CREATE TABLE IF NOT EXISTS onemap_reports (
     decided_by TEXT,
     decided_at TEXT,
     reason TEXT,
-    hazard_fid INTEGER
+    hazard_fid INTEGER,
+    photo BLOB,
+    photo_type TEXT
 )
 """
+_FIELDS = (
+    "id, code, lon, lat, village_code, description, reporter, phone, submitted_at, status, decided_by, decided_at,"
+    " reason, hazard_fid"
+)
 STATUS_LABELS = {"pending": "待处理", "accepted": "已受理并登记为隐患", "rejected": "不予受理"}
 #: Tracking codes avoid letters and digits people confuse (0/O, 1/I/L).
 _ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -67,6 +75,7 @@ class Report:
     decided_at: str | None
     reason: str | None
     hazard_fid: int | None
+    has_photo: bool = False
 
     def public(self) -> dict[str, Any]:
         """What the reporter (or anyone with the code) may see: no contact details, no staff names."""
@@ -77,6 +86,7 @@ class Report:
             "submitted_at": self.submitted_at,
             "decided_at": self.decided_at,
             "reason": self.reason if self.status == "rejected" else None,
+            "has_photo": self.has_photo,
         }
 
 
@@ -87,6 +97,10 @@ class ReportStore:
         self.path = Path(path)
         self._db = connect(self.path)
         self._db.execute(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(onemap_reports)")}
+        for name, kind in (("photo", "BLOB"), ("photo_type", "TEXT")):
+            if name not in columns:  # files made before reports carried photos
+                self._db.execute(f"ALTER TABLE onemap_reports ADD COLUMN {name} {kind}")
         self._ledger = ledger
         self._lock = threading.RLock()
 
@@ -131,15 +145,40 @@ class ReportStore:
 
     def _one(self, where: str, value: Any) -> Report:
         with self._lock:
-            row = self._db.execute(f"SELECT * FROM onemap_reports WHERE {where}", (value,)).fetchone()
+            row = self._db.execute(
+                f"SELECT {_FIELDS}, photo IS NOT NULL FROM onemap_reports WHERE {where}", (value,)
+            ).fetchone()
         if row is None:
             raise ReportNotFound(f"没有这个举报 (no report {value!r})")
         return Report(*row)
 
+    def add_photo(self, code: str, photo: Photo, data: bytes) -> Report:
+        """Attach the reporter's one photo to a pending report."""
+        report = self.by_code(code)
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE onemap_reports SET photo = ?, photo_type = ?"
+                " WHERE id = ? AND status = 'pending' AND photo IS NULL",
+                (data, photo.media_type, report.id),
+            )
+        if cursor.rowcount != 1:
+            raise ReportDecided("这个举报已有照片或已处理 (the report already has a photo or was decided)")
+        return self.get(report.id)
+
+    def photo(self, report_id: int) -> tuple[str, bytes]:
+        """(media type, bytes) of a report's photo; ReportNotFound when it has none."""
+        with self._lock:
+            row = self._db.execute("SELECT photo_type, photo FROM onemap_reports WHERE id = ?", (report_id,)).fetchone()
+        if row is None or row[1] is None:
+            raise ReportNotFound(f"举报 {report_id} 没有照片 (no photo)")
+        return str(row[0]), bytes(row[1])
+
     def pending(self) -> list[Report]:
         """Reports waiting for a decision, oldest first."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM onemap_reports WHERE status = 'pending' ORDER BY id").fetchall()
+            rows = self._db.execute(
+                f"SELECT {_FIELDS}, photo IS NOT NULL FROM onemap_reports WHERE status = 'pending' ORDER BY id"
+            ).fetchall()
         return [Report(*row) for row in rows]
 
     def reject(self, report_id: int, reason: str, *, by: str) -> Report:
@@ -160,6 +199,10 @@ class ReportStore:
         """Register the report as a hazard and mark it accepted, in one transaction; the report and hazard fid."""
         report = self.get(report_id)
         now = datetime.now().astimezone().isoformat(timespec="seconds")
+        photo = None
+        if report.has_photo:
+            _, data = self.photo(report_id)
+            photo = (check_photo(data, max_bytes=len(data)), data)
 
         def mark(db: Any, fid: int) -> None:
             cursor = db.execute(
@@ -169,6 +212,14 @@ class ReportStore:
             )
             if cursor.rowcount != 1:
                 raise ReportDecided(f"举报 {report_id} 已处理 (report already decided)")
+            if photo is not None:  # the reporter's photo becomes the hazard's first "before" photo
+                checked, data = photo
+                db.execute(
+                    "INSERT INTO hazard_photos (hazard_fid, kind, media_type, width, height, size, sha256,"
+                    " uploaded_by, uploaded_at, data) VALUES (?, 'before', ?, ?, ?, ?, ?, '举报人', ?, ?)",
+                    (fid, checked.media_type, checked.width, checked.height, len(data),
+                     hashlib.sha256(data).hexdigest(), report.submitted_at, data),
+                )  # fmt: skip
 
         fid, _ = self._ledger.register(hazard, report.lon, report.lat, actor=by, within=mark)
         return self.get(report_id), fid

@@ -9,18 +9,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, File, Path, Request, Response, UploadFile
 from pydantic import BaseModel, Field, ValidationError
 from shapely.geometry import Point
 
 from api.auth import CurrentUser
-from api.errors import InvalidParameter
+from api.errors import InvalidParameter, PayloadTooLarge
 from api.params import SettingsDep
 from api.routes.ledger import add_to_catalog
 from api.routes.ogc import CatalogDep
 from geo.validate import geometry_problem
 from layers.ledger import HazardProperties
 from layers.vocab import Channel, HazardStatus
+from ledger.photos import PhotoRejected, check_photo
 from ledger.roles import Forbidden, Role, check_create
 from store.reports import Report, ReportStore
 
@@ -79,6 +80,25 @@ def submit_report(request: Request, cat: CatalogDep, settings: SettingsDep, new:
     return {**report.public(), "message": "已收到举报，请保存跟踪码查询处理结果 (keep the code to follow the report)"}
 
 
+@public.post("/{code}/photo", summary="Add one photo to your report")
+async def add_report_photo(
+    request: Request,
+    settings: SettingsDep,
+    code: Annotated[str, Path(min_length=4, max_length=20)],
+    file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
+) -> dict[str, Any]:
+    """One photo per report, while it is pending; checked for type and size like every photo."""
+    request.app.state.report_limit.hit(request.client.host if request.client else "unknown")
+    data = await file.read(settings.max_photo_bytes + 1)
+    if len(data) > settings.max_photo_bytes:
+        raise PayloadTooLarge(f"照片不能超过 {settings.max_photo_bytes // 2**20} MB (photo too large)")
+    try:
+        photo = check_photo(data, max_bytes=settings.max_photo_bytes)
+    except PhotoRejected as exc:
+        raise InvalidParameter(str(exc)) from None
+    return _reports(request).add_photo(code, photo, data).public()
+
+
 @public.get("/{code}", summary="Follow a report by its tracking code")
 def follow_report(request: Request, code: Annotated[str, Path(min_length=4, max_length=20)]) -> dict[str, Any]:
     """Status only: no contact details, no staff names."""
@@ -99,6 +119,15 @@ def pending_reports(request: Request, user: CurrentUser) -> dict[str, Any]:
         raise Forbidden("只有镇安办和村干部处理群众举报 (only the town office and village officials handle reports)")
     reports = [r for r in _reports(request).pending() if user.role == Role.ADMIN or r.village_code == user.village_code]
     return {"count": len(reports), "reports": [_staff_view(r) for r in reports]}
+
+
+@staff.get("/{report_id}/photo", summary="The reporter's photo", response_class=Response)
+def report_photo(request: Request, user: CurrentUser, report_id: Annotated[int, Path(ge=1)]) -> Response:
+    """For staff who may decide the report."""
+    store = _reports(request)
+    _check_staff(user, store.get(report_id))
+    media_type, data = store.photo(report_id)
+    return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
 @staff.post("/{report_id}/accept", status_code=201, summary="Accept a report into the ledger")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 import shapely.geometry
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from api.main import create_app
 from api.ratelimit import RateLimited, SlidingWindow
@@ -115,3 +118,31 @@ def test_the_window_slides():
         window.hit("a", now=9)
     window.hit("b", now=9)  # another address has its own window
     window.hit("a", now=10.5)  # the first hit has left the window
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((24, 24, 3), 90, np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_report_photo_travels_into_the_ledger(client):
+    client.app.state.report_limit = SlidingWindow(50, 600)
+    code = _report(client, text="变压器旁边堆满了纸箱").json()["code"]
+    added = client.post(f"/reports/{code}/photo", files={"file": ("p.png", _png(), "image/png")})
+    assert added.status_code == 200 and added.json()["has_photo"]
+    again = client.post(f"/reports/{code}/photo", files={"file": ("p.png", _png(), "image/png")})
+    assert again.status_code == 409
+    junk = _report(client, text="另一个举报的内容").json()["code"]
+    assert (
+        client.post(f"/reports/{junk}/photo", files={"file": ("x.png", b"not an image", "image/png")}).status_code
+        == 400
+    )
+    report = next(r for r in _pending(client, "admin") if r["code"] == code)
+    assert client.get(f"/ledger/reports/{report['id']}/photo", headers=_auth(client, "seat")).content == _png()
+    filing = {"sector": "fire", "responsible_unit": "供电所", "responsible_person": "周九"}
+    fid = client.post(f"/ledger/reports/{report['id']}/accept", json=filing, headers=_auth(client, "seat")).json()[
+        "hazard_id"
+    ]
+    photos = client.get(f"/ledger/hazards/{fid}/photos", headers=_auth(client, "seat")).json()["photos"]
+    assert [(p["kind"], p["media_type"], p["width"]) for p in photos] == [("before", "image/png", 24)]

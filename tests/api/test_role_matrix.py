@@ -58,11 +58,18 @@ def _version(s: dict) -> int:
     return s["client"].get(f"/ledger/hazards/{s['fid']}", headers=s["headers"]["admin"]).json()["version"]
 
 
-def _new_report(s: dict) -> int:
+def _new_report(s: dict, photo: bool = False) -> int:
     body = {"lon": s["lon"], "lat": s["lat"], "description": "路边有人堆放柴草"}
     code = s["client"].post("/reports", json=body).json()["code"]
+    if photo:
+        s["client"].post(f"/reports/{code}/photo", files={"file": ("p.png", _png())})
     pending = s["client"].get("/ledger/reports", headers=s["headers"]["admin"]).json()["reports"]
     return next(r["id"] for r in pending if r["code"] == code)
+
+
+def _code(s: dict) -> str:
+    body = {"lon": s["lon"], "lat": s["lat"], "description": "路边有人堆放柴草"}
+    return s["client"].post("/reports", json=body).json()["code"]
 
 
 FILING = {"sector": "fire", "responsible_unit": "村委会", "responsible_person": "孙八"}
@@ -121,6 +128,14 @@ MATRIX: dict[str, tuple[Call, tuple[int, ...]]] = {
     "reject report": (
         lambda s, h: s["client"].post(f"/ledger/reports/{_new_report(s)}/reject", json={"reason": "不属实"}, headers=h),
         (401, 200, 200, 403, 403, 403, 403),
+    ),
+    "report photo (staff)": (
+        lambda s, h: s["client"].get(f"/ledger/reports/{_new_report(s, photo=True)}/photo", headers=h),
+        (401, 200, 200, 403, 403, 403, 403),
+    ),
+    "add report photo (public)": (
+        lambda s, h: s["client"].post(f"/reports/{_code(s)}/photo", files={"file": ("p.png", _png())}, headers=h),
+        (200, 200, 200, 200, 200, 200, 200),
     ),
     "submit report": (
         lambda s, h: s["client"].post(
