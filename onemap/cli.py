@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from onemap.settings import DEMO_GPKG
+
+if TYPE_CHECKING:
+    from store.users import UserStore
 
 app = typer.Typer(help="onemap 一张图: township safety risk maps — serve, import, export, demo.", no_args_is_help=True)
 console = Console()
@@ -247,3 +250,79 @@ def _print_pdf(html: Path, target: Path) -> None:
     if result.returncode != 0 or not target.exists():
         err.print(f"[red]PDF 生成失败 (printing to PDF failed): {result.stderr[-500:]}[/red]")
         raise typer.Exit(1)
+
+
+def _user_store(data: Path | None) -> UserStore:
+    from store.users import UserStore
+
+    path = _working_copy(_data_path(data)) if data is None else data
+    if not path.exists():
+        err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]")
+        raise typer.Exit(2)
+    return UserStore(path)
+
+
+@user_app.command("list")
+def user_list(data: DataOption = None) -> None:
+    """Every account: role, remit, whether it is active."""
+    from rich.table import Table
+
+    store = _user_store(data)
+    table = Table("用户 user", "角色 role", "村/单位/级别 remit", "姓名 name", "状态 active", "创建 created")
+    for user, active, created in store.all():
+        remit = user.village_code or user.unit or (user.level.label if user.level else "")
+        table.add_row(user.username, user.role.label, remit, user.display_name, "启用" if active else "停用", created)
+    store.close()
+    console.print(table)
+
+
+@user_app.command("disable")
+def user_disable(username: str, data: DataOption = None) -> None:
+    """Switch an account off: its sign-ins and tokens stop working at once."""
+    _set_active(username, False, data)
+
+
+@user_app.command("enable")
+def user_enable(username: str, data: DataOption = None) -> None:
+    """Switch an account back on."""
+    _set_active(username, True, data)
+
+
+def _set_active(username: str, active: bool, data: Path | None) -> None:
+    from store.users import UserError
+
+    store = _user_store(data)
+    try:
+        store.set_active(username, active)
+    except UserError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    console.print(f"{username}: {'启用 enabled' if active else '停用 disabled'}")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
+    data: DataOption = None,
+) -> None:
+    """Set a new password for an account."""
+    import sys
+
+    from store.users import UserError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("新密码 new password", hide_input=True, confirmation_prompt=True)
+    store = _user_store(data)
+    try:
+        store.set_password(username, password)
+    except UserError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    console.print(f"{username}: 密码已更新 password changed")

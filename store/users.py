@@ -115,6 +115,36 @@ class UserStore:
             raise
         return User(username, role, village_code, unit, display_name, level)
 
+    def all(self) -> list[tuple[User, bool, str]]:
+        """Every account, active or not, with its creation time, by name."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT username, role, village_code, unit, display_name, level, active, created_at"
+                " FROM onemap_users ORDER BY username"
+            ).fetchall()
+        return [
+            (User(n, Role(r), v, u, d, SupervisionLevel(lv) if lv else None), bool(active), created)
+            for n, r, v, u, d, lv, active, created in rows
+        ]
+
+    def set_active(self, username: str, active: bool) -> None:
+        """Switch an account off (its tokens stop working at once) or back on."""
+        with self._lock:
+            cursor = self._db.execute("UPDATE onemap_users SET active = ? WHERE username = ?", (int(active), username))
+        if cursor.rowcount != 1:
+            raise UserError(f"没有用户 {username!r} (no such user)")
+
+    def set_password(self, username: str, password: str) -> None:
+        """Replace an account's password."""
+        if len(password) < MIN_PASSWORD:
+            raise UserError(f"密码至少 {MIN_PASSWORD} 位 (password: at least {MIN_PASSWORD} characters)")
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE onemap_users SET password_hash = ? WHERE username = ?", (_HASHER.hash(password), username)
+            )
+        if cursor.rowcount != 1:
+            raise UserError(f"没有用户 {username!r} (no such user)")
+
     def get(self, username: str) -> User | None:
         """The active account of that name, or None."""
         row = self._one(

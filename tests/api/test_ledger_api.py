@@ -326,3 +326,17 @@ def test_a_major_hazard_closes_only_with_its_supervising_level(client, tokens, d
     assert closed.status_code == 200 and closed.json()["properties"]["status"] == "closed"
     events = client.get(f"/ledger/hazards/{fid}/history", headers=as_banner).json()["events"]
     assert events[-1]["actor"] == "旗应急管理局" and events[-1]["action"] == "close"
+
+
+def test_a_disabled_account_loses_access_at_once(client, data):
+    users = UserStore(data)
+    users.add("leaver", PASSWORD, "emergency")
+    users.close()
+    token = client.post("/auth/token", data={"username": "leaver", "password": PASSWORD}).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/ledger/hazards", headers=headers).status_code == 200
+    users = UserStore(data)
+    users.set_active("leaver", False)
+    users.close()
+    response = client.get("/ledger/hazards", headers=headers)
+    assert response.status_code == 401 and "停用" in response.json()["description"]

@@ -31,3 +31,25 @@ def test_user_add_then_sign_in(tmp_path):
     assert no_village.exit_code == 2 and "区划代码" in no_village.output
     bad_role = runner.invoke(app, ["user", "add", "x", "--role", "mayor", "--data", str(data)])
     assert bad_role.exit_code == 2
+
+
+def test_list_disable_enable_and_change_a_password(tmp_path):
+    data = tmp_path / "town.gpkg"
+    shutil.copy(DEMO_GPKG, data)
+    runner = CliRunner()
+    add = ["user", "add", "li", "--role", "emergency", "--name", "李应急", "--password-stdin", "--data", str(data)]
+    assert runner.invoke(app, add, input="first password\n").exit_code == 0
+    listed = runner.invoke(app, ["user", "list", "--data", str(data)])
+    assert listed.exit_code == 0 and "li" in listed.output and "应急人员" in listed.output and "启用" in listed.output
+    assert runner.invoke(app, ["user", "disable", "li", "--data", str(data)]).exit_code == 0
+    store = UserStore(data)
+    assert store.authenticate("li", "first password") is None and store.get("li") is None
+    store.close()
+    assert runner.invoke(app, ["user", "enable", "li", "--data", str(data)]).exit_code == 0
+    passwd = ["user", "passwd", "li", "--password-stdin", "--data", str(data)]
+    assert runner.invoke(app, passwd, input="second password\n").exit_code == 0
+    store = UserStore(data)
+    assert store.authenticate("li", "first password") is None
+    assert store.authenticate("li", "second password").display_name == "李应急"
+    store.close()
+    assert runner.invoke(app, ["user", "disable", "nobody", "--data", str(data)]).exit_code == 2
