@@ -6,16 +6,17 @@ A token names the account; every request re-reads the account, so a deactivated 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import jwt
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 
 from ledger.roles import User
 from store.users import UserStore
 
 ALGORITHM = "HS256"
+COOKIE = "onemap_token"
 router = APIRouter(prefix="/auth", tags=["sign-in 登录"])
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
@@ -37,7 +38,8 @@ def issue_token(store: UserStore, user: User, minutes: int) -> str:
 
 
 def current_user(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> User:
-    """The user the request's bearer token names; Unauthorized otherwise."""
+    """The user the request's bearer token (or the map's sign-in cookie) names; Unauthorized otherwise."""
+    token = token or request.cookies.get(COOKIE)
     if not token:
         raise Unauthorized("需要登录：先用 POST /auth/token 换取令牌 (sign in first: POST /auth/token)")
     store = users(request)
@@ -56,15 +58,46 @@ def current_user(request: Request, token: Annotated[str | None, Depends(_bearer)
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+def viewer(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> User | None:
+    """The signed-in user if there is one, else None: for pages that anyone may open but that show the ledger
+    only to those allowed to see it."""
+    if not (token or request.cookies.get(COOKIE)):
+        return None
+    try:
+        return current_user(request, token)
+    except Unauthorized:
+        return None
+
+
+Viewer = Annotated[User | None, Depends(viewer)]
+
+
 @router.post("/token", summary="Sign in: username and password for an access token")
-def sign_in(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, Any]:
-    """OAuth2 password flow; the token goes in `Authorization: Bearer …` on later requests."""
+def sign_in(
+    request: Request,
+    response: Response,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: Annotated[Literal["cookie"] | None, Query(description="cookie: also sign the map pages in")] = None,
+) -> dict[str, Any]:
+    """OAuth2 password flow; the token goes in `Authorization: Bearer …` on later requests. With `session=cookie`
+    (the map's sign-in) it is also set as an HttpOnly, same-site cookie, which no script can read and no other site
+    can send."""
     store = users(request)
     user = store.authenticate(form.username, form.password)
     if user is None:
         raise Unauthorized("用户名或密码错误 (wrong username or password)")
     minutes = request.app.state.settings.token_minutes
-    return {"access_token": issue_token(store, user, minutes), "token_type": "bearer", "expires_in": minutes * 60}
+    token = issue_token(store, user, minutes)
+    if session == "cookie":
+        response.set_cookie(COOKIE, token, max_age=minutes * 60, httponly=True, samesite="strict", path="/")
+    return {"access_token": token, "token_type": "bearer", "expires_in": minutes * 60}
+
+
+@router.post("/signout", summary="Sign out of the map pages")
+def sign_out(response: Response) -> dict[str, str]:
+    """Clears the sign-in cookie (a bearer token simply expires)."""
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return {"status": "signed out"}
 
 
 @router.get("/me", summary="Who is signed in")

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from layers.vocab import Labeled, SupervisionLevel
 from ledger.workflow import Action
 
@@ -79,6 +81,14 @@ def remit(user: User, village_codes: Any, units: Any) -> Any:
     if user.role == Role.VILLAGE:
         return village_codes == user.village_code
     return units == user.unit
+
+
+def visible_fids(user: User | None, hazards: Any) -> Any:
+    """Ids (ascending) of the hazards a viewer may see in a fid-indexed frame: none when not signed in."""
+    if user is None:
+        return np.zeros(0, dtype=np.int64)
+    mask = remit(user, hazards["village_code"], hazards["unit"])
+    return np.sort(np.asarray(hazards.index[np.asarray(mask.fillna(False), dtype=bool)], dtype=np.int64))
 
 
 def check_read(user: User, hazard: Any) -> None:

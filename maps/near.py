@@ -19,8 +19,9 @@ SECTIONS = (
 )
 
 
-def near(cat: Catalog, lon: float, lat: float, radius_m: float) -> dict[str, Any]:
-    """Sections of nearby features for the emergency view, nearest first."""
+def near(cat: Catalog, lon: float, lat: float, radius_m: float, *, hazards: Any = None) -> dict[str, Any]:
+    """Sections of nearby features for the emergency view, nearest first; open hazards only among the ids in
+    `hazards` (those the viewer may see), and no hazard section at all for None."""
     point = Point(lon, lat)
     villages = cat["villages"]
     inside = villages.index.containing(point)
@@ -30,10 +31,13 @@ def near(cat: Catalog, lon: float, lat: float, radius_m: float) -> dict[str, Any
         {"title": "最近的应急资源", "items": [_item(cat, "emergency_resources", f, d, "kind") for f, d in found]}
     ]
     for layer_id, heading, note in SECTIONS:
+        if layer_id == "hazards" and hazards is None:
+            continue
         data = cat[layer_id]
         hits = data.index.distances_within(point, radius_m)
         if layer_id == "hazards":
-            hits = [(f, d) for f, d in hits if data.frame.loc[f, "status"] in OPEN_STATUSES]
+            visible = {int(f) for f in hazards}
+            hits = [(f, d) for f, d in hits if f in visible and data.frame.loc[f, "status"] in OPEN_STATUSES]
         items = [_item(cat, layer_id, f, d, note) for f, d in hits]
         sections.append({"title": f"{radius_m:g} {heading}", "items": items})
     return {"lon": lon, "lat": lat, "radius_m": radius_m, "village": village, "sections": sections}

@@ -38,6 +38,8 @@ class PageRequest:
     embedded: dict[str, Any] | None = None
     search_index: list[dict[str, Any]] | None = None
     base_url: str = ""
+    #: The signed-in user (None: the ledger overlay is locked until sign-in; a standalone export is trusted).
+    viewer: Any = None
 
 
 def render(cat: Catalog, req: PageRequest, *, extra_html: str = "") -> str:
@@ -77,6 +79,7 @@ def render(cat: Catalog, req: PageRequest, *, extra_html: str = "") -> str:
                 "title": overlay.title,
                 "heat": overlay.heat,
                 "fg": group.get_name(),
+                "locked": overlay.layer_id == "hazards" and req.viewer is None and req.embedded is None,
                 "symbol": symbol.client(),
                 "legend": symbol.legend(),
             }
@@ -153,4 +156,9 @@ def _config(cat: Catalog, req: PageRequest, specs: list[dict], bounds: tuple) ->
         "embedded": req.embedded,
         "searchIndex": req.search_index,
         "layerTitles": {layer_id: layer.title for layer_id, layer in LAYERS.items()},
+        "signInUrl": f"{base}/auth/token?session=cookie",
+        "signOutUrl": f"{base}/auth/signout",
+        "user": None
+        if req.viewer is None
+        else {"name": req.viewer.display_name or req.viewer.username, "role": req.viewer.role.label},  # fmt: skip
     }

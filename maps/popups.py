@@ -67,7 +67,8 @@ def open_hazards(cat: Catalog, layer_id: str, fid: int) -> list[Mapping[str, Any
     rows = frame.loc[ids]
     rows = rows[rows["status"].isin(OPEN_STATUSES)].sort_values("discovered_on", ascending=False)
     records = rows.drop(columns=rows.geometry.name).to_dict(orient="records")
-    return [properties_of(LAYERS["hazards"], record) for record in records]
+    layer = LAYERS["hazards"]
+    return [{"fid": int(fid), **properties_of(layer, r)} for fid, r in zip(rows.index, records, strict=True)]
 
 
 def open_hazards_by_feature(cat: Catalog, layer_id: str) -> dict[int, list[Mapping[str, Any]]]:
@@ -79,11 +80,12 @@ def open_hazards_by_feature(cat: Catalog, layer_id: str) -> dict[int, list[Mappi
     open_rows = frame[frame["status"].isin(OPEN_STATUSES)].sort_values("discovered_on", ascending=False)
     target = cat[layer_id].index
     found: dict[int, list[Mapping[str, Any]]] = {}
-    for _, row in open_rows.iterrows():
+    for hazard_fid, row in open_rows.iterrows():
         fids = set(target.within_distance(row.geometry, NEARBY_M).tolist())
         if row["linked_layer"] == layer_id and pd.notna(row["linked_fid"]) and int(row["linked_fid"]) in target:
             fids.add(int(row["linked_fid"]))
-        record = properties_of(LAYERS["hazards"], row.drop(labels=[frame.geometry.name]).to_dict())
+        attributes = properties_of(LAYERS["hazards"], row.drop(labels=[frame.geometry.name]).to_dict())
+        record = {"fid": int(hazard_fid), **attributes}
         for fid in sorted(fids):
             found.setdefault(fid, []).append(record)
     return found

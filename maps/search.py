@@ -21,8 +21,9 @@ SEARCHABLE = {
 }
 
 
-def search(cat: Catalog, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
-    """Features whose name (or code) contains `query`, villages first; roads are grouped by name."""
+def search(cat: Catalog, query: str, *, limit: int = 20, hazards: Any = None) -> list[dict[str, Any]]:
+    """Features whose name (or code) contains `query`, villages first; roads are grouped by name. Hazards are found
+    only among the ids in `hazards` (the ones the viewer may see; None: none)."""
     query = query.strip()
     if not query:
         return []
@@ -36,6 +37,8 @@ def search(cat: Catalog, query: str, *, limit: int = 20) -> list[dict[str, Any]]
         for column in columns:
             hit |= frame[column].astype("string").str.contains(query, regex=False).fillna(False).to_numpy(bool)
         rows = frame[hit]
+        if layer_id == "hazards":
+            rows = rows[rows.index.isin(hazards if hazards is not None else [])]
         if layer_id == "roads":
             rows = rows.dissolve(by="name", as_index=False)
         for _, row in rows.iterrows():

@@ -46,11 +46,13 @@ def viewport(
     shift: bool = False,
     popups: bool = False,
     max_points: int = MAX_POINTS,
+    only: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of the layer in view; `shift` draws it in GCJ-02 for AMap tiles.
 
     Each feature carries `k` (its legend category), `n` (a name for the tooltip), `w` (heat weight) and, with
-    `popups`, the popup HTML; a grouped cell carries `count` instead of a fid.
+    `popups`, the popup HTML; a grouped cell carries `count` instead of a fid. `only` limits the layer to those
+    ids (the ledger as one user may see it).
     """
     symbol = SYMBOLS[layer_id]
     data = cat[layer_id]
@@ -61,6 +63,8 @@ def viewport(
         body["hidden"] = f"放大到 {symbol.min_zoom} 级后显示"
         return body
     fids = data.index.bbox(bbox)
+    if only is not None:
+        fids = np.intersect1d(fids, only, assume_unique=True)
     body["numberMatched"] = int(len(fids))
     points = data.layer.primary_geometry_type == "Point"
     if points and len(fids) > max_points:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 from html import escape
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from api.catalog import Catalog
@@ -25,8 +27,9 @@ COUNTED = (
 )
 
 
-def village_panel(cat: Catalog, fid: int, *, today: date | None = None) -> str:
-    """An HTML panel beside the map (and on the printed page): facts, counts, and the hazard list."""
+def village_panel(cat: Catalog, fid: int, *, hazards: Any = None, today: date | None = None) -> str:
+    """An HTML panel beside the map (and on the printed page): facts, counts, and the hazard list — of the hazards
+    in `hazards` (the ids the viewer may see); None (not signed in) shows a sign-in hint instead."""
     today = today or date.today()
     villages = cat["villages"]
     row = villages.frame.loc[fid]
@@ -43,11 +46,19 @@ def village_panel(cat: Catalog, fid: int, *, today: date | None = None) -> str:
         "<h2>本村要素统计</h2><table><tr><th>图层</th><th>数量</th></tr>",
     ]
     for layer_id in COUNTED:
-        count = len(cat[layer_id].index.query(polygon))
+        found = cat[layer_id].index.query(polygon)
+        if layer_id == "hazards":
+            if hazards is None:
+                continue
+            found = np.intersect1d(found, hazards)
+        count = len(found)
         parts.append(f'<tr><td>{escape(LAYERS[layer_id].title)}</td><td class="num">{count}</td></tr>')
     parts.append("</table>")
-    hazards = cat["hazards"]
-    rows = hazards.frame.loc[hazards.index.query(polygon)]
+    if hazards is None:
+        parts.append("<h2>本村隐患</h2><div>登录后查看本村隐患及整改时限（地图左上角“登录”）。</div></aside>")
+        return "".join(parts)
+    ledger = cat["hazards"]
+    rows = ledger.frame.loc[np.intersect1d(ledger.index.query(polygon), hazards)]
     open_rows = rows[rows["status"].isin(OPEN_STATUSES)].sort_values("deadline", na_position="last")
     parts.append(f"<h2>未销号隐患（{len(open_rows)}）</h2>")
     if len(open_rows):

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from api.auth import Unauthorized, Viewer
 from api.errors import InvalidParameter
 from api.params import SettingsDep, parse_bbox
 from api.routes.ogc import CatalogDep, LayerDep
 from geo.gcj02 import gcj02_to_wgs84
 from layers.frames import properties_of
+from ledger.roles import User, check_read, visible_fids
 from maps.basemaps import BasemapName, basemap
 from maps.near import near
 from maps.page import PageRequest, render
-from maps.popups import popup_html
+from maps.popups import open_hazards, popup_html
 from maps.search import search
 from maps.viewport import viewport
 from maps.views import VIEWS
@@ -39,32 +42,47 @@ def _basemap(name: BasemapName | None, settings: Any) -> Any:
         raise InvalidParameter(str(exc)) from None
 
 
+def _visible(cat: Any, user: User | None) -> np.ndarray | None:
+    """The hazard ids the viewer may see; None when not signed in (the ledger stays hidden)."""
+    return None if user is None else visible_fids(user, cat["hazards"].frame)
+
+
 def _page(
-    request: Request, cat: Any, settings: Any, view: str, name: BasemapName | None, village_fid: int | None = None
+    request: Request,
+    cat: Any,
+    settings: Any,
+    view: str,
+    name: BasemapName | None,
+    user: User | None,
+    village_fid: int | None = None,
 ) -> HTMLResponse:
-    req = PageRequest(VIEWS[view], _basemap(name, settings), village_fid=village_fid)
-    panel = village_panel(cat, village_fid) if village_fid is not None else ""
+    req = PageRequest(VIEWS[view], _basemap(name, settings), village_fid=village_fid, viewer=user)
+    panel = village_panel(cat, village_fid, hazards=_visible(cat, user)) if village_fid is not None else ""
     return HTMLResponse(render(cat, req, extra_html=panel))
 
 
 @router.get("", response_class=HTMLResponse, summary="镇域安全风险一张图 (all layers)")
-def town_map(request: Request, cat: CatalogDep, settings: SettingsDep, basemap: BasemapParam = None) -> HTMLResponse:
+def town_map(
+    request: Request, cat: CatalogDep, settings: SettingsDep, user: Viewer, basemap: BasemapParam = None
+) -> HTMLResponse:
     """Every layer of the town as its own overlay, grouped, with legends, search and measuring."""
-    return _page(request, cat, settings, "town", basemap)
+    return _page(request, cat, settings, "town", basemap, user)
 
 
 @router.get("/planner", response_class=HTMLResponse, summary="道路交通规划图")
-def planner_map(request: Request, cat: CatalogDep, settings: SettingsDep, basemap: BasemapParam = None) -> HTMLResponse:
+def planner_map(
+    request: Request, cat: CatalogDep, settings: SettingsDep, user: Viewer, basemap: BasemapParam = None
+) -> HTMLResponse:
     """Roads by class, intersections by treatment, accident clusters and heat, accident-prone spots and segments."""
-    return _page(request, cat, settings, "planner", basemap)
+    return _page(request, cat, settings, "planner", basemap, user)
 
 
 @router.get("/emergency", response_class=HTMLResponse, summary="应急处置图")
 def emergency_map(
-    request: Request, cat: CatalogDep, settings: SettingsDep, basemap: BasemapParam = None
+    request: Request, cat: CatalogDep, settings: SettingsDep, user: Viewer, basemap: BasemapParam = None
 ) -> HTMLResponse:
     """Risk sources and their heat, emergency resources, fire lanes; click the map for what is near an incident."""
-    return _page(request, cat, settings, "emergency", basemap)
+    return _page(request, cat, settings, "emergency", basemap, user)
 
 
 @router.get("/village/{village_id}", response_class=HTMLResponse, summary="村级隐患图")
@@ -73,10 +91,11 @@ def village_map(
     cat: CatalogDep,
     settings: SettingsDep,
     village_id: Annotated[str, Path(description="Village fid or 12-digit division code")],
+    user: Viewer,
     basemap: BasemapParam = None,
 ) -> HTMLResponse:
     """One village cropped and zoomed, its hazards with status and deadline in a printable panel beside the map."""
-    return _page(request, cat, settings, "village", basemap, village_fid=cat.village_fid(village_id))
+    return _page(request, cat, settings, "village", basemap, user, village_fid=cat.village_fid(village_id))
 
 
 @router.get("/data/{collection_id}", summary="Features in view, simplified for the zoom")
@@ -85,29 +104,48 @@ def map_data(
     data: LayerDep,
     bbox: Annotated[str, Query(description="min_lon,min_lat,max_lon,max_lat of the viewport")],
     zoom: Annotated[float, Query(ge=0, le=22, description="web-Mercator zoom level")],
+    user: Viewer,
     shift: ShiftParam = None,
 ) -> JSONResponse:
-    """GeoJSON for one overlay: legend key `k`, name `n`, heat weight `w`; dense points come grouped with `count`."""
-    body = viewport(cat, data.layer.id, parse_bbox(bbox), zoom, shift=shift == "gcj02")
+    """GeoJSON for one overlay: legend key `k`, name `n`, heat weight `w`; dense points come grouped with `count`.
+    The hazard ledger needs a sign-in and shows each user their remit only."""
+    only = None
+    if data.layer.id == "hazards":
+        if user is None:
+            raise Unauthorized("隐患台账需要登录后查看 (the hazard ledger needs a sign-in)")
+        only = _visible(cat, user)
+    body = viewport(cat, data.layer.id, parse_bbox(bbox), zoom, shift=shift == "gcj02", only=only)
     return JSONResponse(body, media_type="application/geo+json")
 
 
 @router.get("/popup/{collection_id}/{fid}", response_class=HTMLResponse, summary="Popup of one feature")
-def map_popup(request: Request, cat: CatalogDep, data: LayerDep, fid: Annotated[int, Path(ge=1)]) -> HTMLResponse:
-    """What the feature is, its key attributes, open ledger entries there, the recommended action; for a hazard,
-    the dates and steps of its history (who did them stays in the ledger, for signed-in users)."""
+def map_popup(
+    request: Request, cat: CatalogDep, data: LayerDep, user: Viewer, fid: Annotated[int, Path(ge=1)]
+) -> HTMLResponse:
+    """What the feature is, its key attributes, the open ledger entries there that the viewer may see, and the
+    recommended action; for a hazard (signed-in users within their remit), the dates and steps of its history."""
     row = data.feature(fid)
     props = properties_of(data.layer, row.drop(columns=row.geometry.name).iloc[0].to_dict())
-    history = request.app.state.ledger.history(fid) if data.layer.id == "hazards" else None
-    return HTMLResponse(popup_html(cat, data.layer.id, fid, props, history=history))
+    visible = _visible(cat, user)
+    if data.layer.id == "hazards":
+        if user is None:
+            raise Unauthorized("隐患台账需要登录后查看 (the hazard ledger needs a sign-in)")
+        check_read(user, props)
+        history = request.app.state.ledger.history(fid)
+        return HTMLResponse(popup_html(cat, data.layer.id, fid, props, history=history))
+    seen = set() if visible is None else {int(f) for f in visible}
+    hazards = [h for h in open_hazards(cat, data.layer.id, fid) if h["fid"] in seen]
+    return HTMLResponse(popup_html(cat, data.layer.id, fid, props, hazards=hazards))
 
 
 @router.get("/search", summary="Find villages and places by name")
 def map_search(
-    cat: CatalogDep, q: Annotated[str, Query(min_length=1, max_length=50, description="part of a name or code")]
+    cat: CatalogDep,
+    user: Viewer,
+    q: Annotated[str, Query(min_length=1, max_length=50, description="part of a name or code")],
 ) -> dict[str, Any]:
-    """Villages (by name or code), named sites, roads, lanes and hazards whose name contains `q`."""
-    return {"query": q, "results": search(cat, q)}
+    """Villages (by name or code), named sites, roads, lanes, and the hazards the viewer may see."""
+    return {"query": q, "results": search(cat, q, hazards=_visible(cat, user))}
 
 
 @router.get("/near", summary="What lies near an incident")
@@ -116,6 +154,7 @@ def map_near(
     settings: SettingsDep,
     lon: Annotated[float, Query(ge=-180, le=180)],
     lat: Annotated[float, Query(ge=-90, le=90)],
+    user: Viewer,
     radius_m: Annotated[float, Query(gt=0, le=20_000)] = 2000,
     shift: ShiftParam = None,
 ) -> dict[str, Any]:
@@ -125,4 +164,4 @@ def map_near(
     west, south, east, north = settings.region_bbox
     if not (west <= lon <= east and south <= lat <= north):
         raise InvalidParameter(f"({lon:.5f}, {lat:.5f}) lies outside the service area {settings.region_bbox}")
-    return near(cat, lon, lat, radius_m)
+    return near(cat, lon, lat, radius_m, hazards=_visible(cat, user))

@@ -11,10 +11,12 @@ import numpy as np
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 
+from api.auth import Unauthorized, Viewer
 from api.catalog import Catalog, LayerData
 from api.features import features_json, queryables, select
 from api.params import CRS84, BBoxDep, FormatDep, PageDep, SettingsDep, property_filters
 from layers import SYNTHETIC_NOTICE
+from ledger.roles import Forbidden, User, visible_fids
 from onemap.settings import Settings
 
 router = APIRouter(tags=["OGC API – Features"])
@@ -139,17 +141,26 @@ def collection_queryables(request: Request, data: LayerDep, _f: FormatDep) -> JS
     return JSONResponse(body, media_type="application/schema+json")
 
 
+def ledger_only_for_viewers(data: LayerData, user: User | None, fids: np.ndarray) -> np.ndarray:
+    """The hazard ledger is served only to signed-in users, each within their remit; other layers are open."""
+    if data.layer.id != "hazards":
+        return fids
+    if user is None:
+        raise Unauthorized("隐患台账需要登录后查看 (the hazard ledger needs a sign-in: POST /auth/token)")
+    return np.intersect1d(fids, visible_fids(user, data.frame), assume_unique=True)
+
+
 @router.get(
     "/collections/{collection_id}/items",
     summary="Features of a collection",
     response_class=Response,
     responses={200: {"content": {GEOJSON: {}}, "description": "A GeoJSON FeatureCollection"}},
 )
-def items(request: Request, data: LayerDep, bbox: BBoxDep, page: PageDep, _f: FormatDep) -> Response:
+def items(request: Request, data: LayerDep, bbox: BBoxDep, page: PageDep, user: Viewer, _f: FormatDep) -> Response:
     """Features intersecting the bbox and matching `?property=value` filters, a page at a time in id order."""
     limit, offset = page
     filters = property_filters(request, queryables(data.layer))
-    matched = select(data, bbox, filters)
+    matched = ledger_only_for_viewers(data, user, select(data, bbox, filters))
     chosen = matched[offset : offset + limit]
     base = f"{_root(request)}/collections/{data.layer.id}/items"
     links = [
@@ -189,10 +200,13 @@ def item(
     request: Request,
     data: LayerDep,
     feature_id: Annotated[int, Path(description="Feature id (fid)")],
+    user: Viewer,
     _f: FormatDep,
 ) -> Response:
     """A single feature by id."""
     data.feature(feature_id)
+    if not len(ledger_only_for_viewers(data, user, np.array([feature_id]))):
+        raise Forbidden("无权查看这条隐患 (this hazard is outside your remit)")
     text = features_json(data, np.array([feature_id]))[0]
     base = f"{_root(request)}/collections/{data.layer.id}"
     links = [_link(f"{base}/items/{feature_id}", "self", GEOJSON), _link(base, "collection", "application/json")]

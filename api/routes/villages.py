@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
+from api.auth import Viewer
 from api.routes.ogc import CatalogDep
 from layers import LAYERS
+from ledger.roles import visible_fids
 
 router = APIRouter(prefix="/villages", tags=["villages"])
 
@@ -34,7 +37,9 @@ class VillageSummary(BaseModel):
 
 @router.get("/{village_id}/summary", summary="Counts of each layer inside a village")
 def village_summary(
-    village_id: Annotated[str, Path(description="Village fid, or its 12-digit division code")], cat: CatalogDep
+    village_id: Annotated[str, Path(description="Village fid, or its 12-digit division code")],
+    cat: CatalogDep,
+    user: Viewer,
 ) -> VillageSummary:
     """For every other layer, the number of features intersecting the village polygon."""
     fid = cat.village_fid(village_id)
@@ -42,11 +47,14 @@ def village_summary(
     frame = villages.frame
     row: dict[str, Any] = frame.loc[fid].to_dict()
     polygon = villages.index.geometry(fid)
-    counts = [
-        LayerCount(layer=layer_id, title=LAYERS[layer_id].title, count=len(cat[layer_id].index.query(polygon)))
-        for layer_id in cat
-        if layer_id != "villages"
-    ]
+    counts = []
+    for layer_id in cat:
+        if layer_id == "villages" or (layer_id == "hazards" and user is None):
+            continue  # the ledger counts only for signed-in users, within their remit
+        fids = cat[layer_id].index.query(polygon)
+        if layer_id == "hazards":
+            fids = np.intersect1d(fids, visible_fids(user, cat[layer_id].frame))
+        counts.append(LayerCount(layer=layer_id, title=LAYERS[layer_id].title, count=len(fids)))
     return VillageSummary(
         id=fid,
         name=row["name"],

@@ -226,7 +226,7 @@
       const batch = new Map();
       const jobs = [];
       for (const overlay of this.overlays) {
-        if (!overlay.visible) continue;
+        if (!overlay.visible || overlay.spec.locked) continue;
         if (this.cfg.embedded && overlay.loaded) continue;
         jobs.push(
           this.load(overlay.spec.layer, zoom, batch)
@@ -312,6 +312,7 @@
             nav.appendChild(a);
           }
           box.appendChild(nav);
+          if (!this.cfg.embedded) box.appendChild(this.account());
           this.statusBox = el("div", "om-status");
           box.appendChild(this.statusBox);
           L.DomEvent.disableClickPropagation(box);
@@ -319,6 +320,51 @@
         },
       });
       new Title({ position: "topleft" }).addTo(this.map);
+    }
+
+    /* Sign-in for the ledger: the server sets an HttpOnly cookie, the page reloads with what the user may see. */
+    account() {
+      const box = el("div", "om-account");
+      if (this.cfg.user) {
+        box.appendChild(el("span", "", `${this.cfg.user.name}（${this.cfg.user.role}）`));
+        const out = el("a", "", "退出");
+        out.href = "#";
+        out.addEventListener("click", (event) => {
+          event.preventDefault();
+          fetch(this.cfg.signOutUrl, { method: "POST" }).then(() => window.location.reload());
+        });
+        box.appendChild(out);
+        return box;
+      }
+      const open = el("a", "om-sign-in-link", "登录查看隐患台账");
+      open.href = "#";
+      const form = el("form", "om-sign-in");
+      form.hidden = true;
+      const name = el("input");
+      name.placeholder = "用户名";
+      name.autocomplete = "username";
+      const password = el("input");
+      password.type = "password";
+      password.placeholder = "密码";
+      password.autocomplete = "current-password";
+      const go = el("button", "", "登录");
+      go.type = "submit";
+      const message = el("div", "om-status");
+      [name, password, go, message].forEach((node) => form.appendChild(node));
+      open.addEventListener("click", (event) => {
+        event.preventDefault();
+        form.hidden = !form.hidden;
+      });
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const body = new URLSearchParams({ username: name.value, password: password.value });
+        fetch(this.cfg.signInUrl, { method: "POST", body })
+          .then((r) => (r.ok ? window.location.reload() : r.json().then((e) => { message.textContent = e.description; })))
+          .catch(() => { message.textContent = "网络错误，请稍后重试"; });
+      });
+      box.appendChild(open);
+      box.appendChild(form);
+      return box;
     }
 
     addNotice() {
@@ -364,6 +410,7 @@
           }
         }
         if (overlay.hiddenNote) section.appendChild(el("div", "om-legend-note", overlay.hiddenNote));
+        if (overlay.spec.locked) section.appendChild(el("div", "om-legend-note", "登录后可见"));
         box.appendChild(section);
       }
     }

@@ -14,6 +14,7 @@ from api.main import create_app
 from layers import LAYERS
 from onemap.settings import DEMO_GPKG, Settings
 from store import GeoPackageStore
+from store.users import UserStore
 
 MAX_LIMIT = 10_000
 
@@ -22,6 +23,9 @@ MAX_LIMIT = 10_000
 def demo(tmp_path_factory) -> GeoPackageStore:
     path = tmp_path_factory.mktemp("demo") / "demo_town.gpkg"
     shutil.copy(DEMO_GPKG, path)
+    users = UserStore(path)
+    users.add("admin", "admin password", "admin")
+    users.close()
     return GeoPackageStore(path)
 
 
@@ -29,7 +33,22 @@ def demo(tmp_path_factory) -> GeoPackageStore:
 def client(demo: GeoPackageStore) -> Iterator[TestClient]:
     settings = Settings(_env_file=None, data=demo.path, max_limit=MAX_LIMIT)
     with TestClient(create_app(settings)) as test_client:
+        # Signed in as the town office (the cookie stays with the client), so the ledger is served too.
+        signed_in = test_client.post(
+            "/auth/token", params={"session": "cookie"}, data={"username": "admin", "password": "admin password"}
+        )
+        assert signed_in.is_success and "onemap_token" in test_client.cookies
         yield test_client
+
+
+def test_the_ledger_is_served_only_after_sign_in(demo):
+    with TestClient(create_app(Settings(_env_file=None, data=demo.path))) as anonymous:
+        response = anonymous.get("/collections/hazards/items")
+        assert response.status_code == 401 and "登录" in response.json()["description"]
+        assert anonymous.get("/collections/hazards/items/1").status_code == 401
+        assert anonymous.get("/collections/roads/items", params={"limit": 1}).status_code == 200
+        summary = anonymous.get("/villages/1/summary").json()
+        assert "hazards" not in {c["layer"] for c in summary["counts"]}
 
 
 def test_collections_list_every_layer_and_the_synthetic_notice(client, demo):

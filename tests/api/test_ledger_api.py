@@ -180,9 +180,10 @@ def test_an_illegal_step_says_what_is_allowed_and_history_reads_in_order(client,
     events = client.get(f"/ledger/hazards/{fid}/history", headers=auth(tokens, "admin")).json()["events"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert [e["action"] for e in events[-2:]] == ["request_verification", "reject"] and events[-1]["note"] == "仍有占用"
-    served = client.get(f"/collections/hazards/items/{fid}").json()
+    served = client.get(f"/collections/hazards/items/{fid}", headers=auth(tokens, "admin")).json()
     assert served["properties"]["status"] == "rectifying"  # the map and the OGC API see the ledger's state
-    popup = client.get(f"/map/popup/hazards/{fid}").text
+    assert client.get(f"/map/popup/hazards/{fid}").status_code == 401  # the ledger is for signed-in users
+    popup = client.get(f"/map/popup/hazards/{fid}", headers=auth(tokens, "admin")).text
     assert "处理记录" in popup and "验收不通过" in popup and "仍有占用" not in popup  # steps and dates, not notes
 
 
@@ -219,10 +220,11 @@ def test_registering_a_hazard_derives_its_village_and_starts_its_history(client,
     )
     events = client.get(f"/ledger/hazards/{fid}/history", headers=auth(tokens, "seat")).json()["events"]
     assert [e["action"] for e in events] == ["register"]
-    served = client.get(f"/collections/hazards/items/{fid}").json()
+    served = client.get(f"/collections/hazards/items/{fid}", headers=auth(tokens, "seat")).json()
     assert served["geometry"]["coordinates"] == pytest.approx([lon, lat])
     box = f"{lon - 0.001},{lat - 0.001},{lon + 0.001},{lat + 0.001}"
-    assert fid in [f["id"] for f in client.get("/collections/hazards/items", params={"bbox": box}).json()["features"]]
+    found = client.get("/collections/hazards/items", params={"bbox": box}, headers=auth(tokens, "seat")).json()
+    assert fid in [f["id"] for f in found["features"]]
     step = {"action": "assess", "version": 1, "fields": {"level": "general"}}
     assert client.post(f"/ledger/hazards/{fid}/steps", json=step, headers=auth(tokens, "seat")).status_code == 200
 
@@ -340,3 +342,24 @@ def test_a_disabled_account_loses_access_at_once(client, data):
     users.close()
     response = client.get("/ledger/hazards", headers=headers)
     assert response.status_code == 401 and "停用" in response.json()["description"]
+
+
+def test_the_ogc_collection_and_the_map_show_each_user_their_remit(client, tokens):
+    def fids(who, path, **params):
+        body = client.get(path, params={"limit": 10_000, **params}, headers=auth(tokens, who)).json()
+        return {f["id"] for f in body["features"]}
+
+    everything = fids("admin", "/collections/hazards/items")
+    seat = fids("seat", "/collections/hazards/items")
+    listed = {h["id"] for h in client.get("/ledger/hazards", headers=auth(tokens, "seat")).json()["hazards"]}
+    assert seat == listed and seat < everything
+    town = {"bbox": "120.3,42.6,120.8,43.1", "zoom": 16}
+    assert fids("seat", "/map/data/hazards", **town) == seat
+    assert fids("emergency", "/map/data/hazards", **town) == everything
+    outsider = next(iter(everything - seat))
+    assert client.get(f"/collections/hazards/items/{outsider}", headers=auth(tokens, "seat")).status_code == 403
+    assert client.get(f"/map/popup/hazards/{outsider}", headers=auth(tokens, "seat")).status_code == 403
+    assert client.get("/map/data/hazards", params=town).status_code == 401
+    found = client.get("/map/search", params={"q": "YLY"}, headers=auth(tokens, "seat")).json()["results"]
+    assert found and all(r["layer"] != "hazards" or r["code"] for r in found)
+    assert not client.get("/map/search", params={"q": "YLY"}).json()["results"]  # anonymous: no ledger entries

@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from api.main import create_app
+from layers import LAYERS
 from onemap.settings import DEMO_GPKG, Settings
+from store import GeoPackageStore
 from store.users import UserStore
 
 PASSWORD = "correct horse battery"
@@ -25,10 +27,10 @@ ROLES = ("anonymous", "admin", "own_village", "other_village", "unit", "emergenc
 def setup(tmp_path_factory) -> Iterator[dict]:
     path = tmp_path_factory.mktemp("matrix") / "town.gpkg"
     shutil.copy(DEMO_GPKG, path)
-    with TestClient(create_app(Settings(_env_file=None, data=path, report_limit=1000))) as probe:
-        hazards = probe.get("/collections/hazards/items", params={"limit": 1000}).json()["features"]
-    target = next(f for f in hazards if f["properties"]["unit"] == UNIT and f["properties"]["status"] == "rectifying")
-    village = target["properties"]["village_code"]
+    hazards = GeoPackageStore(path).read(LAYERS["hazards"])
+    mine = hazards[(hazards["unit"] == UNIT) & (hazards["status"] == "rectifying")]
+    target = {"id": int(mine.index[0])}
+    village = mine["village_code"].iloc[0]
     users = UserStore(path)
     users.add("admin", PASSWORD, "admin")
     users.add("own_village", PASSWORD, "village", village_code=village)

@@ -18,6 +18,7 @@ import pytest
 from outside_tools import need_tool, running_service
 
 from onemap.settings import DEMO_GPKG
+from store.users import UserStore
 
 pytestmark = pytest.mark.browser
 
@@ -34,6 +35,9 @@ VIEWS = {
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("browser") / "demo.gpkg"
     shutil.copy(DEMO_GPKG, data)
+    users = UserStore(data)
+    users.add("wang", "village password", "village", village_code="150525107201", display_name="王村长")
+    users.close()
     with running_service(data, ONEMAP_TIANDITU_KEY="test-key") as url:
         yield url
 
@@ -253,6 +257,34 @@ def test_a_member_of_the_public_reports_a_hazard_from_the_map(browser, server):
         assert status["status"] == "pending" and "phone" not in status
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "map-report.png"))
+        assert visit.errors == []
+    finally:
+        visit.close()
+
+
+def test_a_village_official_signs_in_on_the_map_and_sees_their_village_ledger(browser, server):
+    visit = Visit(browser, server + "/map/village/150525107201")
+    try:
+        page = visit.page
+        assert "登录后查看本村隐患" in page.locator("#om-village-panel").inner_text()
+        hazards = page.evaluate("oneMap.overlays.findIndex(o => o.spec.layer === 'hazards' && !o.spec.heat)")
+        assert page.evaluate(f"oneMap.overlays[{hazards}].spec.locked")
+        page.click(".om-sign-in-link")
+        page.fill(".om-sign-in input >> nth=0", "wang")
+        page.fill(".om-sign-in input >> nth=1", "village password")
+        with page.expect_navigation():
+            page.click(".om-sign-in button")
+        visit.wait_ready()
+        assert "王村长" in page.locator(".om-account").inner_text()
+        panel = page.locator("#om-village-panel").inner_text()
+        assert "未销号隐患" in panel and "登录后" not in panel
+        drawn = page.evaluate(f"oneMap.overlays[{hazards}].content.getLayers().length")
+        assert drawn > 0
+        jar = {c["name"]: c["value"] for c in page.context.cookies()}  # the page's HttpOnly sign-in cookie
+        codes = httpx.get(f"{server}/ledger/hazards", cookies=jar).json()["hazards"]
+        assert {h["village_code"] for h in codes} == {"150525107201"} and drawn <= len(codes)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "map-village-signed-in.png"))
         assert visit.errors == []
     finally:
         visit.close()

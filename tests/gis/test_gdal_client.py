@@ -8,12 +8,16 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 from outside_tools import need_tool, running_service
 
 from layers import LAYERS
 from onemap.settings import DEMO_GPKG
 from store import GeoPackageStore
+from store.users import UserStore
+
+PASSWORD = "gis client password"
 
 pytestmark = pytest.mark.gdal
 
@@ -27,6 +31,9 @@ def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped demo town, copied so the server cannot change the original."""
     target = tmp_path_factory.mktemp("gdal") / "demo.gpkg"
     shutil.copy(DEMO_GPKG, target)
+    users = UserStore(target)
+    users.add("gis", PASSWORD, "emergency", display_name="GIS 客户端")
+    users.close()
     return target
 
 
@@ -37,23 +44,40 @@ def server(demo_copy: Path) -> Iterator[str]:
         yield url
 
 
-def _run(*args: str) -> str:
-    result = subprocess.run([_ogrinfo(), *args], capture_output=True, text=True, timeout=300)
+@pytest.fixture(scope="module")
+def token(server: str) -> str:
+    """A bearer token: the hazard ledger is served to signed-in users only, GIS clients included."""
+    return httpx.post(f"{server}/auth/token", data={"username": "gis", "password": PASSWORD}).json()["access_token"]
+
+
+def _run(*args: str, token: str | None = None) -> subprocess.CompletedProcess:
+    headers = ["--config", "GDAL_HTTP_HEADERS", f"Authorization: Bearer {token}"] if token else []
+    return subprocess.run([_ogrinfo(), *headers, *args], capture_output=True, text=True, timeout=300)
+
+
+def _ok(*args: str, token: str | None = None) -> str:
+    result = _run(*args, token=token)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
 def test_ogrinfo_lists_every_collection(server):
-    listing = _run("-ro", "-q", f"OAPIF:{server}")
+    listing = _ok("-ro", "-q", f"OAPIF:{server}")
     names = re.findall(r"^\d+: (\w+)", listing, flags=re.MULTILINE)
     assert names == list(LAYERS)
 
 
 @pytest.mark.parametrize("layer_id", list(LAYERS))
-def test_ogrinfo_reads_every_feature_of_each_collection(server, demo_copy, layer_id):
+def test_ogrinfo_reads_every_feature_of_each_collection(server, token, demo_copy, layer_id):
     expected = GeoPackageStore(demo_copy).count(LAYERS[layer_id])
-    summary = _run("-ro", "-so", f"OAPIF:{server}", layer_id)
+    summary = _ok("-ro", "-so", f"OAPIF:{server}", layer_id, token=token)
     assert f"Feature Count: {expected}" in summary
     # Reading the features themselves follows the service's next links page by page.
-    features = _run("-ro", "-q", f"OAPIF:{server}", layer_id)
+    features = _ok("-ro", "-q", f"OAPIF:{server}", layer_id, token=token)
     assert features.count("OGRFeature(") == expected
+
+
+def test_without_a_token_gdal_reads_the_map_layers_but_not_the_ledger(server):
+    assert _run("-ro", "-so", f"OAPIF:{server}", "roads").returncode == 0
+    ledger = _run("-ro", "-q", f"OAPIF:{server}", "hazards")
+    assert "OGRFeature(" not in ledger.stdout and ("401" in ledger.stderr or ledger.returncode != 0)
