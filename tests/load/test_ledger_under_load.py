@@ -151,4 +151,5 @@ def test_acknowledged_writes_survive_kill_9(data):
     finally:
         ledger.close()
     with service_process(data) as again:  # and the service starts on it
-        assert httpx.get(f"{again.url}/collections/hazards/items", params={"limit": 1}).status_code == 200
+        headers = _sign_in(again.url)
+        assert httpx.get(f"{again.url}/collections/hazards/items", params={"limit": 1}, headers=headers).is_success
