@@ -1,0 +1,1 @@
+"""Analyses that turn the layers into decisions: accident-prone spots and segments first."""
