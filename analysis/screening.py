@@ -14,9 +14,11 @@ into one spot or segment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from datetime import date
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -24,6 +26,8 @@ from shapely.geometry import LineString, Point
 from shapely.ops import linemerge, substring
 
 from geo.crs import LOCAL_METRIC, transform_geometries
+from layers import LAYERS
+from layers.frames import frame_from_properties
 
 
 @dataclass(frozen=True)
@@ -216,3 +220,30 @@ def _merge(intervals: list[tuple[float, float, int, int]]) -> list[tuple[float, 
         else:
             merged.append((a, b, s, e))
     return merged
+
+
+def to_frame(findings: list[Finding], accidents: pd.DataFrame, as_of: date, rules: Rules = Rules()) -> gpd.GeoDataFrame:
+    """The findings as the `accident_segments` layer: one feature each, with the parameters that produced it."""
+    layer = LAYERS["accident_segments"]
+    window_from = as_of.replace(year=as_of.year - rules.years)
+    parameters = json.dumps({"as_of": as_of.isoformat(), **asdict(rules)}, ensure_ascii=False)
+    props = []
+    for f in findings:
+        members = accidents.loc[f.accident_fids]
+        props.append(
+            layer.properties(
+                kind=f.kind,
+                grade=f.grade,
+                road_id=None,
+                start_m=f.start_m or 0,
+                end_m=f.end_m or 0,
+                crashes=f.casualty,
+                fatal_crashes=f.fatal,
+                deaths=int(members["deaths"].sum()),
+                injuries=int(members["injuries"].sum()),
+                window_from=window_from,
+                window_to=as_of,
+                parameters=parameters,
+            )
+        )
+    return frame_from_properties(layer, props, [f.geometry for f in findings], fids=range(1, len(findings) + 1))

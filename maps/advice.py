@@ -97,7 +97,14 @@ def _resource(p: Props) -> list[str]:
     return [f"联系电话 {phone}" if phone else "补录联系电话"]
 
 
+def _accident_segment(p: Props) -> list[str]:
+    if p.get("grade") == "class1":
+        return ["一类事故多发点段：报请挂牌督办，组织道路安全评价，限期综合整治并设置警示"]
+    return ["二类事故多发点段：完善标志标线、减速和警示设施，加强路面巡逻管控"]
+
+
 ADVICE: dict[str, Callable[[Props], list[str]]] = {
+    "accident_segments": _accident_segment,
     "risk_sources": _risk_source,
     "intersections": _intersection,
     "accidents": _accident,

@@ -326,3 +326,46 @@ def user_passwd(
     finally:
         store.close()
     console.print(f"{username}: 密码已更新 password changed")
+
+
+analyse_app = typer.Typer(help="Analyses: accident-prone spots and segments.", no_args_is_help=True)
+app.add_typer(analyse_app, name="analyse")
+
+
+@analyse_app.command("blackspots")
+def analyse_blackspots(
+    as_of: Annotated[str | None, typer.Option(help="count the three years before this date (default: today)")] = None,
+    data: DataOption = None,
+) -> None:
+    """Screen the accidents for 事故多发点段 and store them as the accident_segments layer."""
+    from datetime import date
+
+    from analysis.screening import Rules, screen, to_frame
+    from layers import LAYERS
+    from store import open_store
+
+    path = _working_copy(_data_path(data)) if data is None else data
+    if not path.exists():
+        err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]")
+        raise typer.Exit(2)
+    try:
+        day = date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        err.print(f"[red]日期应为 YYYY-MM-DD (the date must look like 2026-01-01), got {as_of!r}[/red]")
+        raise typer.Exit(2) from None
+    store = open_store(str(path))
+    accidents = store.read(LAYERS["accidents"])
+    with console.status("筛查事故多发点段 screening…"):
+        findings, unplaced = screen(accidents, store.read(LAYERS["intersections"]), store.read(LAYERS["roads"]), day)
+    rules = Rules()
+    store.replace(LAYERS["accident_segments"], to_frame(findings, accidents, day, rules))
+    for f in findings:
+        where = (
+            f"路口 {f.intersection_fid}" if f.intersection_fid else f"{f.route_code} {f.start_m:.0f}–{f.end_m:.0f} m"
+        )
+        console.print(f"{f.grade} {f.kind}: {where}, 致人伤亡 {f.casualty} 起（死亡事故 {f.fatal} 起）")
+    console.print(
+        f"{len(findings)} found and stored in accident_segments; {len(unplaced)} crashes not placed on a road"
+    )
+    if unplaced:
+        console.print(f"not placed (more than {rules.max_snap_m:g} m from their road): {unplaced}")

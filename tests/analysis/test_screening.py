@@ -4,16 +4,19 @@ planted black spot of the demo town found with nothing else."""
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 
 import geopandas as gpd
 import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point
+from typer.testing import CliRunner
 
 from analysis.screening import Rules, grade, screen
 from geo.crs import LOCAL_METRIC, transform_geometries
 from layers import LAYERS
+from onemap.cli import app
 from onemap.settings import DEMO_GPKG
 from store import GeoPackageStore
 
@@ -109,3 +112,18 @@ def test_the_demo_town_black_spots_are_found_and_nothing_else():
     assert false_positives == 0 and unplaced == []
     again, _ = screen(*layers, AS_OF)
     assert [(f.kind, f.grade, f.accident_fids) for f in again] == [(f.kind, f.grade, f.accident_fids) for f in findings]
+
+
+def test_onemap_analyse_blackspots_stores_the_layer_with_its_parameters(tmp_path):
+    data = tmp_path / "town.gpkg"
+    shutil.copy(DEMO_GPKG, data)
+    result = CliRunner().invoke(app, ["analyse", "blackspots", "--as-of", "2026-01-01", "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    stored = GeoPackageStore(data).read(LAYERS["accident_segments"])
+    assert sorted(stored["kind"]) == ["segment", "segment", "spot", "spot", "spot"]
+    assert (stored["grade"] == "class1").sum() == 1
+    parameters = json.loads(stored["parameters"].iloc[0])
+    assert parameters["as_of"] == "2026-01-01" and parameters["spot_radius_m"] == 250.0
+    assert stored.geometry.is_valid.all() and str(stored["window_from"].iloc[0]) == "2023-01-01"
+    bad = CliRunner().invoke(app, ["analyse", "blackspots", "--as-of", "yesterday", "--data", str(data)])
+    assert bad.exit_code == 2
