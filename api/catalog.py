@@ -86,6 +86,11 @@ class Catalog(Mapping[str, LayerData]):
             )
         return int(match[0])
 
+    def replace(self, layer_id: str, data: LayerData) -> None:
+        """Serve a layer's new contents (an analysis has just rewritten it)."""
+        get_layer(layer_id)
+        self._layers[layer_id] = data
+
     def __getitem__(self, layer_id: str) -> LayerData:
         get_layer(layer_id)  # raises UnknownLayer with the list of known ids
         return self._layers[layer_id]

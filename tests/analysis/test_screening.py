@@ -10,15 +10,18 @@ from datetime import date
 import geopandas as gpd
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from shapely.geometry import LineString, Point
 from typer.testing import CliRunner
 
 from analysis.screening import Rules, grade, screen
+from api.main import create_app
 from geo.crs import LOCAL_METRIC, transform_geometries
 from layers import LAYERS
 from onemap.cli import app
-from onemap.settings import DEMO_GPKG
+from onemap.settings import DEMO_GPKG, Settings
 from store import GeoPackageStore
+from store.users import UserStore
 
 ORIGIN = (540_000.0, 4_745_000.0)  # metres in EPSG:4549, inside the demo town
 AS_OF = date(2026, 1, 1)
@@ -127,3 +130,32 @@ def test_onemap_analyse_blackspots_stores_the_layer_with_its_parameters(tmp_path
     assert stored.geometry.is_valid.all() and str(stored["window_from"].iloc[0]) == "2023-01-01"
     bad = CliRunner().invoke(app, ["analyse", "blackspots", "--as-of", "yesterday", "--data", str(data)])
     assert bad.exit_code == 2
+
+
+def test_the_screening_over_http_is_run_by_the_town_office_and_served_at_once(tmp_path):
+    data = tmp_path / "town.gpkg"
+    shutil.copy(DEMO_GPKG, data)
+    users = UserStore(data)
+    users.add("admin", "admin password", "admin")
+    users.add("viewer", "viewer password", "emergency")
+    users.close()
+    with TestClient(create_app(Settings(_env_file=None, data=data))) as client:
+
+        def auth(name: str, password: str) -> dict[str, str]:
+            token = client.post("/auth/token", data={"username": name, "password": password}).json()["access_token"]
+            return {"Authorization": f"Bearer {token}"}
+
+        assert client.get("/analysis/blackspots").json()["count"] == 0
+        assert client.post("/analysis/blackspots", params={"as_of": "2026-01-01"}).status_code == 401
+        denied = client.post(
+            "/analysis/blackspots", params={"as_of": "2026-01-01"}, headers=auth("viewer", "viewer password")
+        )
+        assert denied.status_code == 403
+        ran = client.post(
+            "/analysis/blackspots", params={"as_of": "2026-01-01"}, headers=auth("admin", "admin password")
+        )
+        assert ran.status_code == 200 and len(ran.json()["found"]) == 5
+        assert client.get("/analysis/blackspots").json()["count"] == 5
+        served = client.get("/collections/accident_segments/items").json()
+        assert served["numberMatched"] == 5  # on the map and the OGC API at once
+        assert GeoPackageStore(data).count(LAYERS["accident_segments"]) == 5  # and stored
