@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,6 +34,15 @@ def _data_path(data: Path | None) -> Path:
     return Path(os.environ.get("ONEMAP_DATA") or DEMO_GPKG)
 
 
+def _data_file(data: Path | None) -> Path:
+    """The file a command works on: --data, else $ONEMAP_DATA, else the demo's working copy; exit 2 when missing."""
+    path = _data_path(data)
+    if not path.exists():
+        err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]  (run `onemap demo` to build the demo town)")
+        raise typer.Exit(2)
+    return _working_copy(path)
+
+
 def _working_copy(path: Path) -> Path:
     """The shipped demo stays pristine: the service works on a copy of it in the user's data folder."""
     if path.resolve() != DEMO_GPKG.resolve():
@@ -55,11 +67,7 @@ def serve(
     """Serve the OGC API – Features and the domain endpoints over HTTP."""
     import uvicorn
 
-    path = _data_path(data)
-    if not path.exists():
-        err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]  (run `onemap demo` to build the demo town)")
-        raise typer.Exit(2)
-    path = _working_copy(path)
+    path = _data_file(data)
     os.environ["ONEMAP_DATA"] = str(path)
     console.print(f"onemap serving [bold]{path}[/bold] at http://{host}:{port}/  (API docs: /api.html)")
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, log_level="info")
@@ -90,7 +98,9 @@ def import_(
     from exchange.cli import run_import
 
     raise typer.Exit(
-        run_import(file, layer, _data_path(data), crs=crs, skip_invalid=skip_invalid, source_layer=source_layer)
+        run_import(
+            file, layer, _working_copy(_data_path(data)), crs=crs, skip_invalid=skip_invalid, source_layer=source_layer
+        )
     )
 
 
@@ -104,7 +114,7 @@ def export(
     """Write a layer to GeoJSON, GeoPackage, XLSX (Chinese headers) or CSV."""
     from exchange.cli import run_export
 
-    raise typer.Exit(run_export(layer, format, out, _data_path(data)))
+    raise typer.Exit(run_export(layer, format, out, _data_file(data)))
 
 
 @app.command("map")
@@ -123,10 +133,7 @@ def map_(
     if view not in VIEWS:
         err.print(f"[red]未知视图 / unknown view {view!r}[/red]: use one of {', '.join(VIEWS)}")
         raise typer.Exit(2)
-    path = _data_path(data)
-    if not path.exists():
-        err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]")
-        raise typer.Exit(2)
+    path = _data_file(data)
     with console.status("读取数据 reading the data…"):
         cat = Catalog.load(open_store(str(path)))
     try:
@@ -155,31 +162,15 @@ def user_add(
     data: DataOption = None,
 ) -> None:
     """Create an account (the password is asked for, or read from stdin with --password-stdin)."""
-    import sys
-
     from ledger.roles import Role
-    from store.users import UserError, UserStore
 
     if role not in {r.value for r in Role}:
         err.print(f"[red]未知角色 unknown role {role!r}[/red]: use one of {', '.join(r.value for r in Role)}")
         raise typer.Exit(2)
-    path = _working_copy(_data_path(data))
-    if not path.exists():
-        err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]")
-        raise typer.Exit(2)
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("密码 password", hide_input=True, confirmation_prompt=True)
-    store = UserStore(path)
-    try:
+    password = _password(password_stdin, "密码 password")
+    with _users(data) as store:
         user = store.add(username, password, role, village_code=village, unit=unit, display_name=name, level=level)
-    except UserError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
-    console.print(f"added {user.username} ({user.role.label}) to {path}")
+    console.print(f"added {user.username} ({user.role.label}) to {store.path}")
 
 
 @app.command()
@@ -190,10 +181,7 @@ def backup(
     """Copy the data file consistently, even while the service is writing to it."""
     from store.gpkg_sql import backup as copy
 
-    path = _working_copy(_data_path(data)) if data is None else data
-    if not path.exists():
-        err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]")
-        raise typer.Exit(2)
+    path = _data_file(data)
     with console.status(f"备份 backing up {path}…"):
         copy(path, out)
     console.print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB), integrity check ok")
@@ -214,10 +202,7 @@ def report_annual(
     from ledger.annual import build
     from store import open_store
 
-    path = _working_copy(_data_path(data)) if data is None else data
-    if not path.exists():
-        err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]")
-        raise typer.Exit(2)
+    path = _data_file(data)
     store = open_store(str(path))
     town = store.info().title.removesuffix("（示例）") or "本镇"
     with console.status("生成年报 building the annual report…"):
@@ -252,14 +237,26 @@ def _print_pdf(html: Path, target: Path) -> None:
         raise typer.Exit(1)
 
 
-def _user_store(data: Path | None) -> UserStore:
-    from store.users import UserStore
+def _password(from_stdin: bool, prompt: str) -> str:
+    """A password from one line of stdin (for scripts), or typed twice at a hidden prompt."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
 
-    path = _working_copy(_data_path(data)) if data is None else data
-    if not path.exists():
-        err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]")
-        raise typer.Exit(2)
-    return UserStore(path)
+
+@contextlib.contextmanager
+def _users(data: Path | None) -> Iterator[UserStore]:
+    """The account store of the data file; a refused change (UserError) is printed and exits 2."""
+    from store.users import UserError, UserStore
+
+    store = UserStore(_data_file(data))
+    try:
+        yield store
+    except UserError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
 
 
 @user_app.command("list")
@@ -267,12 +264,12 @@ def user_list(data: DataOption = None) -> None:
     """Every account: role, remit, whether it is active."""
     from rich.table import Table
 
-    store = _user_store(data)
     table = Table("用户 user", "角色 role", "村/单位/级别 remit", "姓名 name", "状态 active", "创建 created")
-    for user, active, created in store.all():
+    with _users(data) as store:
+        accounts = store.all()
+    for user, active, created in accounts:
         remit = user.village_code or user.unit or (user.level.label if user.level else "")
         table.add_row(user.username, user.role.label, remit, user.display_name, "启用" if active else "停用", created)
-    store.close()
     console.print(table)
 
 
@@ -289,16 +286,8 @@ def user_enable(username: str, data: DataOption = None) -> None:
 
 
 def _set_active(username: str, active: bool, data: Path | None) -> None:
-    from store.users import UserError
-
-    store = _user_store(data)
-    try:
+    with _users(data) as store:
         store.set_active(username, active)
-    except UserError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
     console.print(f"{username}: {'启用 enabled' if active else '停用 disabled'}")
 
 
@@ -309,22 +298,9 @@ def user_passwd(
     data: DataOption = None,
 ) -> None:
     """Set a new password for an account."""
-    import sys
-
-    from store.users import UserError
-
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = typer.prompt("新密码 new password", hide_input=True, confirmation_prompt=True)
-    store = _user_store(data)
-    try:
+    password = _password(password_stdin, "新密码 new password")
+    with _users(data) as store:
         store.set_password(username, password)
-    except UserError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
     console.print(f"{username}: 密码已更新 password changed")
 
 
@@ -344,10 +320,7 @@ def analyse_blackspots(
     from layers import LAYERS
     from store import open_store
 
-    path = _working_copy(_data_path(data)) if data is None else data
-    if not path.exists():
-        err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]")
-        raise typer.Exit(2)
+    path = _data_file(data)
     try:
         day = date.fromisoformat(as_of) if as_of else date.today()
     except ValueError:

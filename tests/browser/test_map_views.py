@@ -208,8 +208,9 @@ def test_only_the_amap_view_asks_for_gcj02_coordinates(browser, server, basemap,
 
 @pytest.mark.parametrize(("view", "village"), [("village", "150525107201"), ("town", None)])
 def test_standalone_export_opens_from_a_file_with_the_network_off(browser, tmp_path, view, village):
-    out = tmp_path / f"{view}.html"
-    args = [sys.executable, "-m", "onemap", "map", "--view", view, "--out", str(out), "--data", str(DEMO_GPKG)]
+    out, data = tmp_path / f"{view}.html", tmp_path / "demo.gpkg"
+    shutil.copy(DEMO_GPKG, data)
+    args = [sys.executable, "-m", "onemap", "map", "--view", view, "--out", str(out), "--data", str(data)]
     subprocess.run([*args, *(["--village", village] if village else [])], check=True, capture_output=True)
     html = out.read_text(encoding="utf-8")
     assert "<script src=" not in html and 'rel="stylesheet" href=' not in html
