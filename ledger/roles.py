@@ -44,6 +44,11 @@ class User:
     level: SupervisionLevel | None = None
 
     @property
+    def actor(self) -> str:
+        """How the user is named in a hazard's history."""
+        return self.display_name or self.username
+
+    @property
     def signs_off_at(self) -> SupervisionLevel | None:
         """The supervising level this user's sign-off counts for."""
         if self.role == Role.SUPERVISOR:

@@ -21,15 +21,15 @@ from shapely.geometry import Point
 
 from api.auth import CurrentUser
 from api.catalog import Catalog
-from api.errors import InvalidParameter, PayloadTooLarge
+from api.errors import InvalidParameter
 from api.params import SettingsDep
 from api.routes.ogc import CatalogDep
+from api.uploads import read_photo
 from geo.validate import geometry_problem
 from layers.frames import properties_of
 from layers.ledger import HazardProperties
 from layers.vocab import HazardStatus
 from ledger.lists import due_within, hazard_table, problem_list, statistics, workbook
-from ledger.photos import PhotoRejected, check_photo
 from ledger.roles import STEPS_BY_ROLE, Forbidden, Role, check_create, check_move, check_read, check_step, owns, remit
 from ledger.workflow import Action, allowed, is_overdue
 from store.ledger import LedgerStore
@@ -143,7 +143,7 @@ def register_hazard(
     except ValidationError as exc:
         raise InvalidParameter("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
     check_create(user, props)
-    fid, _ = _ledger(request).register(props, new.lon, new.lat, actor=user.display_name or user.username)
+    fid, _ = _ledger(request).register(props, new.lon, new.lat, actor=user.actor)
     add_to_catalog(cat, fid, props, point)
     response.headers["ETag"] = _etag(1)
     response.headers["Location"] = f"/ledger/hazards/{fid}"
@@ -242,7 +242,7 @@ def take_step(
         version,
         step.action,
         request_fields,
-        actor=user.display_name or user.username,
+        actor=user.actor,
         # The town office signs off at town level; banner- and city-supervised hazards wait for those levels.
         signed_off_by=user.signs_off_at,
     )
@@ -276,14 +276,8 @@ async def add_photo(
     ledger = _ledger(request)
     current, _ = ledger.hazard(fid)
     check_step(user, current, Action.EDIT)
-    data = await file.read(settings.max_photo_bytes + 1)
-    if len(data) > settings.max_photo_bytes:
-        raise PayloadTooLarge(f"照片不能超过 {settings.max_photo_bytes // 2**20} MB (photo too large)")
-    try:
-        photo = check_photo(data, max_bytes=settings.max_photo_bytes)
-    except PhotoRejected as exc:
-        raise InvalidParameter(str(exc)) from None
-    photo_id, version = ledger.attach(fid, kind, photo, data, actor=user.display_name or user.username)
+    photo, data = await read_photo(file, settings.max_photo_bytes)
+    photo_id, version = ledger.attach(fid, kind, photo, data, actor=user.actor)
     response.headers["ETag"] = _etag(version)
     return {"id": photo_id, "hazard_id": fid, "version": version, "media_type": photo.media_type}
 

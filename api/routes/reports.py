@@ -14,14 +14,14 @@ from pydantic import BaseModel, Field, ValidationError
 from shapely.geometry import Point
 
 from api.auth import CurrentUser
-from api.errors import InvalidParameter, PayloadTooLarge
+from api.errors import InvalidParameter
 from api.params import SettingsDep
 from api.routes.ledger import add_to_catalog
 from api.routes.ogc import CatalogDep
+from api.uploads import read_photo
 from geo.validate import geometry_problem
 from layers.ledger import HazardProperties
 from layers.vocab import Channel, HazardStatus
-from ledger.photos import PhotoRejected, check_photo
 from ledger.roles import Forbidden, Role, check_create
 from store.reports import Report, ReportStore
 
@@ -54,6 +54,11 @@ class Rejection(BaseModel):
     reason: str = Field(min_length=2, max_length=300)
 
 
+def _limit(request: Request) -> None:
+    """Count one public submission against the sender's address."""
+    request.app.state.report_limit.hit(request.client.host if request.client else "unknown")
+
+
 def _reports(request: Request) -> ReportStore:
     return request.app.state.reports
 
@@ -67,7 +72,7 @@ def _staff_view(report: Report) -> dict[str, Any]:
 @public.post("", status_code=201, summary="Report a hazard (no account needed)")
 def submit_report(request: Request, cat: CatalogDep, settings: SettingsDep, new: NewReport) -> dict[str, Any]:
     """Store the report and return its tracking code; at most a few reports per address every ten minutes."""
-    request.app.state.report_limit.hit(request.client.host if request.client else "unknown")
+    _limit(request)
     point = Point(new.lon, new.lat)
     problem = geometry_problem(point, ("Point",), settings.region_bbox)
     if problem:
@@ -88,14 +93,8 @@ async def add_report_photo(
     file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
 ) -> dict[str, Any]:
     """One photo per report, while it is pending; checked for type and size like every photo."""
-    request.app.state.report_limit.hit(request.client.host if request.client else "unknown")
-    data = await file.read(settings.max_photo_bytes + 1)
-    if len(data) > settings.max_photo_bytes:
-        raise PayloadTooLarge(f"照片不能超过 {settings.max_photo_bytes // 2**20} MB (photo too large)")
-    try:
-        photo = check_photo(data, max_bytes=settings.max_photo_bytes)
-    except PhotoRejected as exc:
-        raise InvalidParameter(str(exc)) from None
+    _limit(request)
+    photo, data = await read_photo(file, settings.max_photo_bytes)
     return _reports(request).add_photo(code, photo, data).public()
 
 
@@ -153,7 +152,7 @@ def accept_report(
     except ValidationError as exc:
         raise InvalidParameter("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
     check_create(user, hazard)
-    report, fid = store.accept(report_id, hazard, by=user.display_name or user.username)
+    report, fid = store.accept(report_id, hazard, by=user.actor)
     add_to_catalog(cat, fid, hazard, Point(report.lon, report.lat))
     return {"report": _staff_view(report), "hazard_id": fid}
 
@@ -165,4 +164,4 @@ def reject_report(
     """The reporter sees the reason when they follow the code."""
     store = _reports(request)
     _check_staff(user, store.get(report_id))
-    return _staff_view(store.reject(report_id, rejection.reason, by=user.display_name or user.username))
+    return _staff_view(store.reject(report_id, rejection.reason, by=user.actor))
