@@ -30,7 +30,7 @@ from layers.frames import properties_of
 from layers.ledger import HazardProperties
 from layers.vocab import HazardStatus
 from ledger.lists import due_within, hazard_table, problem_list, statistics, workbook
-from ledger.roles import STEPS_BY_ROLE, Forbidden, Role, check_create, check_move, check_read, check_step, owns, remit
+from ledger.roles import STEPS_BY_ROLE, Forbidden, Role, check_create, check_move, check_read, check_step, visible_fids
 from ledger.workflow import Action, allowed, is_overdue
 from store.ledger import LedgerStore
 
@@ -97,11 +97,12 @@ def list_hazards(
 ) -> dict[str, Any]:
     """Open and closed hazards within the user's remit, newest first, with overdue flags."""
     frame = cat["hazards"].frame
+    mine = frame.loc[visible_fids(user, frame)]
     today = date.today()
     items = []
-    for fid, record in zip(frame.index, frame.drop(columns=frame.geometry.name).to_dict(orient="records"), strict=True):
+    for fid, record in zip(mine.index, mine.drop(columns=mine.geometry.name).to_dict(orient="records"), strict=True):
         props = HazardProperties.model_validate(properties_of(cat["hazards"].layer, record))
-        if not owns(user, props) or (status is not None and props.status != status):
+        if status is not None and props.status != status:
             continue
         late = is_overdue(props, today)
         if overdue is not None and late != overdue:
@@ -153,7 +154,7 @@ def register_hazard(
 def _table(cat: Catalog, user: Any) -> pd.DataFrame:
     """The hazards within the user's remit as the lists read them (village names, overdue flags)."""
     frame = cat["hazards"].frame
-    mine = frame[remit(user, frame["village_code"], frame["unit"]).fillna(False).astype(bool)]
+    mine = frame.loc[visible_fids(user, frame)]
     villages = dict(zip(cat["villages"].frame["code"], cat["villages"].frame["name"], strict=True))
     return hazard_table(mine, villages, date.today())
 

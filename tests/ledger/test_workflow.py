@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pandas as pd
 import pytest
 
 from layers.ledger import HazardProperties
 from layers.vocab import HazardLevel, HazardStatus, SupervisionLevel
+from ledger.roles import Role, User, visible_fids
 from ledger.workflow import STEPS, Action, TransitionError, allowed, apply, is_overdue
 
 S = HazardStatus
@@ -171,3 +173,15 @@ def test_overdue_is_a_fact_about_the_deadline_not_a_stored_state():
     assert not is_overdue(h, date(2026, 4, 1)) and is_overdue(h, date(2026, 4, 2))
     assert not is_overdue(hazard(S.VERIFICATION_REQUESTED), date(2027, 1, 1))
     assert not is_overdue(hazard(S.REGISTERED), date(2027, 1, 1))
+
+
+def test_who_sees_which_hazards_including_ones_without_a_village():
+    frame = pd.DataFrame(
+        {"village_code": ["150525107201", "150525107202", None], "unit": ["加油站", None, None]},
+        index=pd.Index([3, 1, 2], name="fid"),
+    )
+    assert visible_fids(None, frame).tolist() == []
+    for role in (Role.ADMIN, Role.EMERGENCY, Role.SUPERVISOR):
+        assert visible_fids(User("x", role), frame).tolist() == [1, 2, 3]
+    assert visible_fids(User("v", Role.VILLAGE, village_code="150525107201"), frame).tolist() == [3]
+    assert visible_fids(User("u", Role.UNIT, unit="加油站"), frame).tolist() == [3]
