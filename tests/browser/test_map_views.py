@@ -60,8 +60,8 @@ def browser() -> Iterator[object]:
 class Visit:
     """One page in a fresh context, with every console message and request recorded."""
 
-    def __init__(self, browser, url: str, *, block_outside: bool = False) -> None:
-        self.context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    def __init__(self, browser, url: str, *, block_outside: bool = False, offline: bool = False) -> None:
+        self.context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN", offline=offline)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.requests: list[str] = []
@@ -214,16 +214,9 @@ def test_standalone_export_opens_from_a_file_with_the_network_off(browser, tmp_p
     subprocess.run([*args, *(["--village", village] if village else [])], check=True, capture_output=True)
     html = out.read_text(encoding="utf-8")
     assert "<script src=" not in html and 'rel="stylesheet" href=' not in html
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, offline=True)
-    page = context.new_page()
-    errors: list[str] = []
-    requests: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("request", lambda r: requests.append(r.url))
+    visit = Visit(browser, out.as_uri(), offline=True)
+    page, errors, requests = visit.page, visit.errors, visit.requests
     try:
-        page.goto(out.as_uri())
-        page.wait_for_function("Number(document.body.dataset.omReady || 0) > 0", timeout=30_000)
         drawn = page.evaluate("oneMap.overlays.filter(o => o.visible).map(o => o.content.getLayers().length)")
         assert sum(drawn) > 50
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -239,7 +232,7 @@ def test_standalone_export_opens_from_a_file_with_the_network_off(browser, tmp_p
         )
         assert page.locator(".leaflet-popup-content .om-popup-title").inner_text().strip()
     finally:
-        context.close()
+        visit.close()
 
 
 def test_a_member_of_the_public_reports_a_hazard_from_the_map(browser, server):
