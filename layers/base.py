@@ -72,6 +72,8 @@ class Layer(BaseModel, frozen=True):
     style: Style = Style()
     mutable: bool = False
     derived: bool = False
+    #: Served only to signed-in users, each within their remit (village or unit); anonymous clients get 401.
+    private: bool = False
 
     @model_validator(mode="after")
     def _style_field_exists(self) -> Layer:

@@ -70,4 +70,5 @@ HAZARDS = Layer(
         radius=6,
     ),
     mutable=True,
+    private=True,
 )

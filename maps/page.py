@@ -79,7 +79,7 @@ def render(cat: Catalog, req: PageRequest, *, extra_html: str = "") -> str:
                 "title": overlay.title,
                 "heat": overlay.heat,
                 "fg": group.get_name(),
-                "locked": overlay.layer_id == "hazards" and req.viewer is None and req.embedded is None,
+                "locked": LAYERS[overlay.layer_id].private and req.viewer is None and req.embedded is None,
                 "symbol": symbol.client(),
                 "legend": symbol.legend(),
             }

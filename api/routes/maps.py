@@ -8,13 +8,13 @@ import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from api.auth import Unauthorized, Viewer
+from api.auth import Viewer
 from api.errors import InvalidParameter
 from api.params import SettingsDep, parse_bbox
-from api.routes.ogc import CatalogDep, LayerDep
+from api.routes.ogc import CatalogDep, LayerDep, check_visible, visible_to
 from geo.gcj02 import gcj02_to_wgs84
 from layers.frames import properties_of
-from ledger.roles import User, check_read, visible_fids
+from ledger.roles import User, visible_fids
 from maps.basemaps import BasemapName, basemap
 from maps.near import near
 from maps.page import PageRequest, render
@@ -109,11 +109,7 @@ def map_data(
 ) -> JSONResponse:
     """GeoJSON for one overlay: legend key `k`, name `n`, heat weight `w`; dense points come grouped with `count`.
     The hazard ledger needs a sign-in and shows each user their remit only."""
-    only = None
-    if data.layer.id == "hazards":
-        if user is None:
-            raise Unauthorized("隐患台账需要登录后查看 (the hazard ledger needs a sign-in)")
-        only = _visible(cat, user)
+    only = visible_to(data, user, data.fids) if data.layer.private else None
     body = viewport(cat, data.layer.id, parse_bbox(bbox), zoom, shift=shift == "gcj02", only=only)
     return JSONResponse(body, media_type="application/geo+json")
 
@@ -126,13 +122,11 @@ def map_popup(
     recommended action; for a hazard (signed-in users within their remit), the dates and steps of its history."""
     row = data.feature(fid)
     props = properties_of(data.layer, row.drop(columns=row.geometry.name).iloc[0].to_dict())
-    visible = _visible(cat, user)
+    check_visible(data, user, fid)
     if data.layer.id == "hazards":
-        if user is None:
-            raise Unauthorized("隐患台账需要登录后查看 (the hazard ledger needs a sign-in)")
-        check_read(user, props)
         history = request.app.state.ledger.history(fid)
         return HTMLResponse(popup_html(cat, data.layer.id, fid, props, history=history))
+    visible = _visible(cat, user)
     seen = set() if visible is None else {int(f) for f in visible}
     hazards = [h for h in open_hazards(cat, data.layer.id, fid) if h["fid"] in seen]
     return HTMLResponse(popup_html(cat, data.layer.id, fid, props, hazards=hazards))

@@ -141,13 +141,19 @@ def collection_queryables(request: Request, data: LayerDep, _f: FormatDep) -> JS
     return JSONResponse(body, media_type="application/schema+json")
 
 
-def ledger_only_for_viewers(data: LayerData, user: User | None, fids: np.ndarray) -> np.ndarray:
-    """The hazard ledger is served only to signed-in users, each within their remit; other layers are open."""
-    if data.layer.id != "hazards":
+def visible_to(data: LayerData, user: User | None, fids: np.ndarray) -> np.ndarray:
+    """A private layer (the hazard ledger) is served only to signed-in users, each within their remit."""
+    if not data.layer.private:
         return fids
     if user is None:
         raise Unauthorized("隐患台账需要登录后查看 (the hazard ledger needs a sign-in: POST /auth/token)")
     return np.intersect1d(fids, visible_fids(user, data.frame), assume_unique=True)
+
+
+def check_visible(data: LayerData, user: User | None, fid: int) -> None:
+    """Unauthorized or Forbidden unless the user may see this feature (always true of an open layer)."""
+    if not len(visible_to(data, user, np.array([fid]))):
+        raise Forbidden("无权查看这条隐患 (this hazard is outside your remit)")
 
 
 @router.get(
@@ -160,7 +166,7 @@ def items(request: Request, data: LayerDep, bbox: BBoxDep, page: PageDep, user: 
     """Features intersecting the bbox and matching `?property=value` filters, a page at a time in id order."""
     limit, offset = page
     filters = property_filters(request, queryables(data.layer))
-    matched = ledger_only_for_viewers(data, user, select(data, bbox, filters))
+    matched = visible_to(data, user, select(data, bbox, filters))
     chosen = matched[offset : offset + limit]
     base = f"{_root(request)}/collections/{data.layer.id}/items"
     links = [
@@ -205,8 +211,7 @@ def item(
 ) -> Response:
     """A single feature by id."""
     data.feature(feature_id)
-    if not len(ledger_only_for_viewers(data, user, np.array([feature_id]))):
-        raise Forbidden("无权查看这条隐患 (this hazard is outside your remit)")
+    check_visible(data, user, feature_id)
     text = features_json(data, np.array([feature_id]))[0]
     base = f"{_root(request)}/collections/{data.layer.id}"
     links = [_link(f"{base}/items/{feature_id}", "self", GEOJSON), _link(base, "collection", "application/json")]

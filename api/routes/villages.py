@@ -49,10 +49,11 @@ def village_summary(
     polygon = villages.index.geometry(fid)
     counts = []
     for layer_id in cat:
-        if layer_id == "villages" or (layer_id == "hazards" and user is None):
+        private = cat[layer_id].layer.private
+        if layer_id == "villages" or (private and user is None):
             continue  # the ledger counts only for signed-in users, within their remit
         fids = cat[layer_id].index.query(polygon)
-        if layer_id == "hazards":
+        if private:
             fids = np.intersect1d(fids, visible_fids(user, cat[layer_id].frame))
         counts.append(LayerCount(layer=layer_id, title=LAYERS[layer_id].title, count=len(fids)))
     return VillageSummary(
