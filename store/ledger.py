@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from layers.ledger import HazardProperties
@@ -24,7 +22,7 @@ from layers.vocab import HazardStatus, SupervisionLevel
 from ledger.photos import KINDS, Photo
 from ledger.workflow import Action, Event, apply, registration
 from store.base import StoreError
-from store.gpkg_sql import connect, point_blob
+from store.gpkg_sql import Tables, point_blob
 
 TABLE = "hazards"
 EVENTS = "hazard_events"
@@ -84,22 +82,11 @@ def _sql_value(value: Any) -> Any:
     return value
 
 
-class LedgerStore:
+class LedgerStore(Tables):
     """Transactional reads and writes of the hazards table and its history in one GeoPackage."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if not self.path.exists():
-            raise StoreError(f"{self.path} does not exist")
-        self._db = connect(self.path)
-        self._db.executescript(SCHEMA)
-        self._columns = list(HazardProperties.model_fields)
-        # One connection serves the service's worker threads; a transaction must not interleave with another.
-        self._lock = threading.RLock()
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._db.close()
+    SCHEMA = SCHEMA
+    _columns = list(HazardProperties.model_fields)
 
     @contextmanager
     def _write(self) -> Iterator[Any]:

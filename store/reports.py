@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 from layers.ledger import HazardProperties
 from ledger.photos import Photo, check_photo
 from store.base import StoreError
-from store.gpkg_sql import connect
+from store.gpkg_sql import Tables
 from store.ledger import LedgerStore
 
 SCHEMA = """
@@ -90,23 +89,15 @@ class Report:
         }
 
 
-class ReportStore:
+class ReportStore(Tables):
     """Reports in the data file, with the ledger they feed."""
 
-    def __init__(self, path: str | Path, ledger: LedgerStore) -> None:
-        self.path = Path(path)
-        self._db = connect(self.path)
-        self._db.execute(SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(onemap_reports)")}
-        for name, kind in (("photo", "BLOB"), ("photo_type", "TEXT")):
-            if name not in columns:  # files made before reports carried photos
-                self._db.execute(f"ALTER TABLE onemap_reports ADD COLUMN {name} {kind}")
-        self._ledger = ledger
-        self._lock = threading.RLock()
+    SCHEMA = SCHEMA
+    ADDED_COLUMNS = {"onemap_reports": {"photo": "BLOB", "photo_type": "TEXT"}}  # files from before report photos
 
-    def close(self) -> None:
-        """Close the connection."""
-        self._db.close()
+    def __init__(self, path: str | Path, ledger: LedgerStore) -> None:
+        super().__init__(path)
+        self._ledger = ledger
 
     def submit(
         self,

@@ -7,7 +7,6 @@ tokens is generated once per data file and kept beside the accounts, so tokens o
 from __future__ import annotations
 
 import secrets
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from pwdlib import PasswordHash
 from layers.vocab import SupervisionLevel
 from ledger.roles import Role, User
 from store.base import StoreError
-from store.gpkg_sql import connect
+from store.gpkg_sql import Tables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS onemap_users (
@@ -42,24 +41,15 @@ class UserError(StoreError):
     """An account that cannot be created as asked (duplicate name, short password, missing village or unit)."""
 
 
-class UserStore:
+class UserStore(Tables):
     """Create accounts and check passwords."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if not self.path.exists():
-            raise StoreError(f"{self.path} does not exist")
-        self._db = connect(self.path)
-        self._db.executescript(SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(onemap_users)")}
-        if "level" not in columns:  # files made before supervisors had accounts
-            self._db.execute("ALTER TABLE onemap_users ADD COLUMN level TEXT")
-        self._lock = threading.RLock()  # one connection, many worker threads
-        self._key: str | None = None
+    SCHEMA = SCHEMA
+    ADDED_COLUMNS = {"onemap_users": {"level": "TEXT"}}  # files made before supervisors had accounts
 
-    def close(self) -> None:
-        """Close the connection."""
-        self._db.close()
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self._key: str | None = None
 
     def _one(self, sql: str, params: tuple = ()) -> tuple | None:
         with self._lock:

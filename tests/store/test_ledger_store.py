@@ -18,6 +18,7 @@ from onemap.settings import DEMO_GPKG
 from store import GeoPackageStore
 from store.gpkg_sql import backup, connect, decode, point_blob
 from store.ledger import HazardNotFound, LedgerStore, StaleVersion
+from store.users import UserStore
 
 AT = datetime(2026, 11, 2, 10, 0)
 
@@ -175,3 +176,16 @@ def test_backup_while_writing_gives_a_sound_consistent_copy(path, tmp_path):
             assert frame.loc[fid, "measures"] == history[-1]["changes"]["measures"][1]
         assert store.integrity() == "ok"
         store.close()
+
+
+def test_files_from_older_versions_gain_the_new_columns(path):
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE onemap_users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,"
+            " village_code TEXT, unit TEXT, display_name TEXT NOT NULL DEFAULT '',"
+            " active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL)"
+        )  # the table as it was before supervisors had a level
+    users = UserStore(path)
+    users.add("banner", "long enough password", "supervisor", level="banner")
+    assert users.get("banner").level == "banner"
+    users.close()
