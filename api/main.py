@@ -17,6 +17,7 @@ from api.errors import add_exception_handlers
 from api.openapi import openapi_30
 from api.ratelimit import SlidingWindow
 from api.routes import analysis, ledger, maps, ogc, reports, villages
+from layers import LAYERS
 from maps import assets
 from onemap.settings import Settings, get_settings
 from store import open_store
@@ -33,7 +34,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.data.exists():
             raise RuntimeError(f"data file {settings.data} does not exist: run `onemap demo` or set ONEMAP_DATA")
-        app.state.catalog = Catalog.load(open_store(str(settings.data)))
+        store = open_store(str(settings.data))
+        # Tables first, while nothing else has the file open: from here on every write goes through sqlite3.
+        store.ensure_tables(LAYERS.values())
+        app.state.catalog = Catalog.load(store)
         app.state.ledger = LedgerStore(settings.data)
         app.state.users = UserStore(settings.data)
         app.state.reports = ReportStore(settings.data, app.state.ledger)

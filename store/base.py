@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import geopandas as gpd
@@ -59,4 +59,8 @@ class Store(Protocol):
 
     def delete(self, layer: Layer, fids: Sequence[int]) -> None:
         """Remove features by fid, all-or-nothing."""
+        ...
+
+    def ensure_tables(self, layers: Iterable[Layer]) -> list[str]:
+        """Create missing tables and add new columns before the store is shared; returns what changed."""
         ...

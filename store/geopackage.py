@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,10 +14,20 @@ from pyogrio.errors import DataLayerError, DataSourceError
 
 from geo.crs import WGS84
 from layers import Layer
-from layers.frames import coerce, empty_frame
+from layers.frames import coerce, column_dtypes, empty_frame
 from store.base import DatasetInfo, StoreError
+from store.gpkg_rows import geometry_column, replace_rows, table_columns
+from store.gpkg_sql import connect
 
 INFO_TABLE = "onemap_info"
+#: Column types GDAL gives each pandas dtype of a layer (dates and JSON are text).
+SQL_TYPES = {
+    "Int64": "INTEGER",
+    "Float64": "REAL",
+    "float64": "REAL",
+    "boolean": "BOOLEAN",
+    "datetime64[ms]": "DATETIME",
+}
 
 
 class GeoPackageStore:
@@ -83,8 +93,21 @@ class GeoPackageStore:
         return int(pyogrio.read_info(self.path, layer=layer.id)["features"])
 
     def replace(self, layer: Layer, frame: gpd.GeoDataFrame, *, description: str | None = None) -> None:
-        """Write the layer anew; an index named fid is kept as the feature ids."""
+        """Write the layer anew; an index named fid is kept as the feature ids.
+
+        A table that already has the layer's columns is rewritten through sqlite3 in one transaction (see
+        store.gpkg_rows for why); GDAL creates a missing table, or one whose columns the schema has outgrown.
+        """
         out = self._prepare(layer, frame)
+        if self._table_ready(layer):
+            db = connect(self.path)
+            try:
+                replace_rows(db, layer, out, description)
+            except sqlite3.Error as exc:
+                raise StoreError(f"writing layer {layer.id!r} to {self.path} failed, nothing changed: {exc}") from exc
+            finally:
+                db.close()
+            return
         options = {"IDENTIFIER": layer.title, "DESCRIPTION": description or layer.description}
         try:
             pyogrio.write_dataframe(
@@ -141,6 +164,34 @@ class GeoPackageStore:
                 lambda v: v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
             )
         return out
+
+    def ensure_tables(self, layers: Iterable[Layer]) -> list[str]:
+        """Create missing layer tables (empty) and add the columns a schema gained since the file was written.
+
+        Run before the file is shared with other connections (the service calls it first thing): GDAL creates the
+        tables, and after this every later write can go through sqlite3. Returns what was changed, in words.
+        """
+        changes = []
+        for layer in layers:
+            if not self.has(layer):
+                self.replace(layer, empty_frame(layer))
+                changes.append(f"created table {layer.id}")
+                continue
+            with self._sqlite() as db:
+                present = table_columns(db, layer.id)
+                for name, dtype in column_dtypes(layer).items():
+                    if name not in present:
+                        db.execute(f'ALTER TABLE "{layer.id}" ADD COLUMN "{name}" {SQL_TYPES.get(dtype, "TEXT")}')
+                        changes.append(f"added column {layer.id}.{name}")
+        return changes
+
+    def _table_ready(self, layer: Layer) -> bool:
+        """Whether the table exists with every declared column, so its rows can be rewritten in place."""
+        if not self.path.exists():
+            return False
+        with self._sqlite() as db:
+            columns = table_columns(db, layer.id)
+            return bool(columns) and geometry_column(db, layer.id) is not None and set(layer.fields) <= set(columns)
 
     def _max_fid(self, layer: Layer) -> int:
         with self._sqlite() as db:
