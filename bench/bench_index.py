@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import platform
-import sys
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +17,7 @@ import rtree
 import shapely
 from shapely.geometry import Point, box
 
+from bench.measure import PeakRss, environment, rss_kib, time_runs, traced_mib, write_results
 from geo.crs import LOCAL_METRIC, WGS84, transformer
 from geo.index import SpatialIndex
 
@@ -103,26 +100,6 @@ def random_points(n: int, rng: np.random.Generator) -> list[Point]:
 # -- measuring -------------------------------------------------------------------------------------------------
 
 
-def _rss_kib(field: str) -> int | None:
-    """A field of /proc/self/status in KiB (VmRSS, VmHWM), or None off Linux."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0); False where that is not possible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def latencies_ms(calls: list[Callable[[], object]], repeat: int) -> tuple[np.ndarray, list[object]]:
     """Best-of-`repeat` wall time of each call in ms, and each call's result from its first run."""
     times = np.full(len(calls), np.inf)
@@ -153,43 +130,20 @@ def summary(times_ms: np.ndarray, counts: list[int] | None = None) -> dict:
 
 def measure_build(ids: np.ndarray, geoms: np.ndarray, repeat: int) -> tuple[SpatialIndex, dict]:
     """Build time (best and all runs) and memory of SpatialIndex(ids, geoms)."""
-    runs = []
-    index = None
-    for _ in range(repeat):
-        del index
-        gc.collect()
-        t0 = time.perf_counter()
-        index = SpatialIndex(ids, geoms)
-        runs.append(time.perf_counter() - t0)
+    runs = time_runs(lambda: SpatialIndex(ids, geoms), repeat).seconds
     # Memory, from a separate build so the timings above carry no tracing overhead.
-    del index
     gc.collect()
-    rss_before = _rss_kib("VmRSS")
-    peak_reset = _reset_peak_rss()
-    maxrss_before = _maxrss_kib()
-    tracemalloc.start()
-    index = SpatialIndex(ids, geoms)
-    py_kept, py_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    rss_after = _rss_kib("VmRSS")
+    with PeakRss() as peak:
+        index, py_kept, py_peak = traced_mib(lambda: SpatialIndex(ids, geoms))
+    rss_after = rss_kib("VmRSS")
     memory = {
-        "tracemalloc_peak_mib": py_peak / 2**20,
-        "tracemalloc_retained_mib": py_kept / 2**20,
-        "rss_retained_mib": (rss_after - rss_before) / 1024 if rss_before is not None else None,
+        "tracemalloc_peak_mib": py_peak,
+        "tracemalloc_retained_mib": py_kept,
+        "rss_retained_mib": (rss_after - peak.rss_before) / 1024 if peak.rss_before is not None else None,
+        "rss_peak_above_start_mib": peak.mib,
+        "rss_peak_method": peak.method(before="build"),
     }
-    if peak_reset and rss_before is not None:
-        memory["rss_peak_above_start_mib"] = (_rss_kib("VmHWM") - rss_before) / 1024
-        memory["rss_peak_method"] = "VmHWM after reset via /proc/self/clear_refs, minus VmRSS before build"
-    else:
-        memory["rss_peak_above_start_mib"] = (_maxrss_kib() - maxrss_before) / 1024
-        memory["rss_peak_method"] = "ru_maxrss delta (under-reports if an earlier step peaked higher)"
     return index, {"seconds_best": min(runs), "seconds_runs": runs, **memory}
-
-
-def _maxrss_kib() -> int:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 # -- the run ---------------------------------------------------------------------------------------------------
@@ -251,15 +205,7 @@ def run(n_points: int, n_lines: int, repeat: int, n_queries: int, n_scan: int, s
             "metric_crs": LOCAL_METRIC,
             "latency": "best of `repeat` runs per query, then median/p95 over queries",
         },
-        "environment": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "shapely": shapely.__version__,
-            "geos": shapely.geos_version_string,
-            "rtree": rtree.__version__,
-            "pyproj": pyproj.__version__,
-            "numpy": np.__version__,
-        },
+        "environment": environment(shapely, rtree, pyproj, np),
         "generate_seconds": generate_s,
         "build": build,
         "bbox": bbox_rows,
@@ -318,9 +264,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     results = run(args.points, args.lines, args.repeat, args.queries, args.scan_sample, args.seed)
     print(markdown(results))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {args.out}")
+    write_results(args.out, results)
     return results
 
 
