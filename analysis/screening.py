@@ -1,20 +1,43 @@
 """Accident-prone spots and segments (事故多发点段) by the national norm's sliding windows (domain.md §2.1).
 
-《公路交通事故多发点段及严重安全隐患排查工作规范（试行）》附录1, ordinary roads: a 点 lies within 250 m of an
-intersection centre or within 500 m on a section, a 段 within 2,000 m; crashes of the last three years count, drink-
-and drug-driving crashes do not. 一类: ≥ 6 fatal crashes; 二类: 3–5 fatal crashes, or ≥ 6 injury-or-fatal crashes
-("以上" read as inclusive). The norm's other criteria (a single crash with ≥ 5 deaths plus road factors; police
-judgement) need facts the records do not hold and are left to people.
+《公路交通事故多发点段及严重安全隐患排查工作规范（试行）》附录1: crashes of the last three years count, drink- and
+drug-driving crashes do not. 一类: ≥ 6 fatal crashes; 二类: 3–5 fatal crashes, or ≥ 6 injury-or-fatal crashes ("以上"
+read as inclusive). The norm's other criteria (a single crash with ≥ 5 deaths plus road factors; police judgement)
+need facts the records do not hold and are left to people.
+
+Extents by road type (附录1 table):
+
+- 普通公路: a 点 lies within 250 m of an intersection centre (inclusive) or within 500 m on a section; a 段 within
+  2,000 m.
+- 高速公路 and 一级公路 (`tech_class` "expressway" / "class1"): a 点 within 1,000 m, a 段 within 4,000 m (one
+  direction). The table lists 平面交叉口 among the places that are themselves a 点, with no radius of its own: we read
+  that a spot at an at-grade junction on such a road has the same 1,000 m extent as any other spot on it, centred
+  on the junction, so it takes the crashes within 500 m of the centre (`high_junction_radius_m`). A junction counts
+  as on such a road when any of its legs belongs to a route of that type.
+
+A route (the road lines sharing a route code, or a name where there is no code, merged end to end) takes the type of
+the technical class that covers most of its length, so one short 一级 stretch does not turn a county road into a
+highway and one missing attribute does not turn a highway into an ordinary road. "One direction" is honoured only
+where the carriageways are drawn as separate routes; a single centreline counts both directions together.
+
+Crashes are placed on the road centrelines: on the record's own road (`road_id`) when it lies within `max_snap_m`,
+otherwise on the nearest road within that distance, found through a spatial index. A crash farther from every road
+is reported as unplaced with the reason, never dropped silently. Positions are measured along the merged routes.
 
 Screening runs from the most concentrated to the most spread out: intersection spots, then section spots, then
 segments. A crash already counted in a spot does not count again for a wider window, so a segment is reported only
 where crashes are spread along the road rather than heaped at one junction. Overlapping qualifying windows merge
 into one spot or segment.
+
+Where traffic volume is known, each finding also gets an Empirical Bayes second opinion (analysis.safety_performance:
+US HSM models calibrated on the local data, not part of the norm), and every road segment and intersection is
+ranked by its EB excess, or by EPDO where no volume is known.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -23,11 +46,14 @@ import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry import LineString, Point
-from shapely.ops import linemerge, substring
 
-from geo.crs import LOCAL_METRIC, transform_geometries
+from analysis.safety_performance import EbRules, rank_sites
+from geo.crs import LOCAL_METRIC, WGS84, transform_geometries
 from layers import LAYERS
 from layers.frames import frame_from_properties
+
+#: Coordinates pass through lon/lat and back, so "inclusive" boundaries get a millimetre of slack.
+_SLACK_M = 1e-3
 
 
 @dataclass(frozen=True)
@@ -38,10 +64,16 @@ class Rules:
     spot_radius_m: float = 250.0  # 附录1: 普通公路 intersection spot, 250 m of the centre inclusive
     section_spot_m: float = 500.0  # 附录1: 普通公路 spot on an ordinary section
     segment_m: float = 2000.0  # 附录1: 普通公路 segment
+    high_grade_classes: tuple[str, ...] = ("expressway", "class1")  # 附录1 table, row 高速公路、一级公路
+    high_spot_m: float = 1000.0  # 附录1: 高速/一级 spot, 1,000 m
+    high_segment_m: float = 4000.0  # 附录1: 高速/一级 segment, 4,000 m (one direction)
+    high_junction_radius_m: float = 500.0  # reading of 附录1: a 平面交叉口 spot on 高速/一级 is 1,000 m centred on it
     class1_fatal: int = 6  # 一类 3: "6起以上死亡交通事故"
     class2_fatal: int = 3  # 二类 2: "3-5起死亡交通事故"
     class2_casualty: int = 6  # 二类 3: "6起以上致人伤亡"
-    max_snap_m: float = 30.0  # a crash farther than this from its road is reported, not placed
+    max_snap_m: float = 30.0  # a crash farther than this from every road is reported, not placed
+    leg_tolerance_m: float = 1.0  # working tolerance, not from a source: a road this close to a junction is a leg
+    eb: EbRules = EbRules()  # the Empirical Bayes second opinion (analysis.safety_performance)
 
 
 def grade(fatal: int, casualty: int, rules: Rules = Rules()) -> str | None:
@@ -54,11 +86,18 @@ def grade(fatal: int, casualty: int, rules: Rules = Rules()) -> str | None:
 
 
 _RANK = {"class1": 2, "class2": 1, None: 0}
+_GRADE_OF_RANK = np.array([None, "class2", "class1"], dtype=object)
+
+
+def _grade_ranks(fatal: np.ndarray, casualty: np.ndarray, rules: Rules) -> np.ndarray:
+    """`grade` for arrays of counts, as ranks: 2 一类, 1 二类, 0 none."""
+    class2 = (fatal >= rules.class2_fatal) | (casualty >= rules.class2_casualty)
+    return np.where(fatal >= rules.class1_fatal, 2, np.where(class2, 1, 0))
 
 
 @dataclass
 class Finding:
-    """One accident-prone spot or segment: where, which crashes, how it grades."""
+    """One accident-prone spot or segment: where, which crashes, how it grades, and the EB second opinion."""
 
     kind: str  # "spot" or "segment"
     grade: str
@@ -71,11 +110,43 @@ class Finding:
     start_m: float | None = None
     end_m: float | None = None
     notes: dict = field(default_factory=dict)
+    road_type: str = "ordinary"  # which row of the 附录1 table applied: "ordinary" (普通公路) or "high" (高速/一级)
+    window_m: float | None = None  # the spot or segment extent used (m)
+    epdo: float = 0.0  # EPDO score of its crashes (HSM weights): the fallback ranking measure
+    eb_excess: float | None = None  # EB expected − predicted crashes of its sites over the window; None: no volume
+    eb_rank: int | None = None  # rank among the findings by eb_excess (1 = largest); None without it
+
+
+@dataclass(frozen=True)
+class Unplaced:
+    """A counted crash that could not be placed on a road, and why."""
+
+    fid: int
+    reason: str  # "no_location" or "beyond_max_snap"
+    road_id: int | None
+    nearest_m: float | None  # distance to the nearest road, where there is one
+    detail: str
+
+
+@dataclass
+class ScreeningResult:
+    """Everything one screening found: the norm's findings, unplaced crashes, the EB/EPDO site ranking, notes."""
+
+    findings: list[Finding]
+    unplaced: list[Unplaced]
+    sites: pd.DataFrame  # one row per road segment and intersection (analysis.safety_performance.rank_sites)
+    notes: list[str]
+    timings: dict[str, float]
+
+
+def window_start(as_of: date, years: int) -> pd.Timestamp:
+    """The first day of the `years` before `as_of` (from 29 February, the 28th of that month)."""
+    return pd.Timestamp(as_of) - pd.DateOffset(years=years)
 
 
 def counted(accidents: pd.DataFrame, as_of: date, rules: Rules = Rules()) -> pd.DataFrame:
     """The crashes that count: injury or fatal, within the last `years` before `as_of`, no drink or drugs."""
-    start = pd.Timestamp(as_of.replace(year=as_of.year - rules.years))
+    start = window_start(as_of, rules.years)
     when = pd.to_datetime(accidents["occurred_at"])
     keep = (when >= start) & (when < pd.Timestamp(as_of)) & accidents["severity"].isin(["fatal", "injury"])
     keep &= ~accidents["drunk_driving"].fillna(False).astype(bool) & ~accidents["drug_driving"].fillna(False).astype(
@@ -91,141 +162,632 @@ def screen(
     as_of: date,
     rules: Rules = Rules(),
 ) -> tuple[list[Finding], list[int]]:
-    """All findings, strongest first, and the counted crashes that could not be placed on their road."""
+    """All findings, strongest first, and the counted crashes that could not be placed on a road.
+
+    `run_screening` gives the same findings with the reasons for unplaced crashes and the EB/EPDO site ranking.
+    """
+    result = run_screening(accidents, intersections, roads, as_of, rules)
+    return result.findings, sorted(u.fid for u in result.unplaced)
+
+
+def run_screening(
+    accidents: pd.DataFrame,
+    intersections: pd.DataFrame,
+    roads: pd.DataFrame,
+    as_of: date,
+    rules: Rules = Rules(),
+) -> ScreeningResult:
+    """Screen lon/lat (EPSG:4326) layers by the norm, then add the EB second opinion where volume is known."""
+    clock = _Clock()
     crashes = counted(accidents, as_of, rules)
-    xy = _metric(crashes.geometry.to_numpy())
+    xy = _points_xy(crashes.geometry.to_numpy())
     fatal = (crashes["severity"] == "fatal").to_numpy()
     fids = crashes.index.to_numpy()
+    road_ids = crashes["road_id"].to_numpy() if "road_id" in crashes else np.full(len(crashes), None)
+    clock.lap("counted")
+
+    network = RoadNetwork(roads, rules)
+    clock.lap("network")
+    snapped = network.snap(xy, road_ids, rules.max_snap_m)
+    placed = snapped.piece >= 0
+    part = np.full(len(crashes), -1)
+    pos = np.full(len(crashes), np.nan)
+    part[placed], pos[placed] = network.locate(snapped.piece[placed], xy[placed])
+    unplaced = _unplaced(network, xy, fids, road_ids, snapped, rules)
+    clock.lap("snap")
+
+    junctions = _Junctions(intersections, network, rules)
+    near = _crashes_near_junctions(xy, junctions, rules.eb.intersection_radius_m)
     used = np.zeros(len(crashes), dtype=bool)
-    findings = _intersection_spots(xy, fatal, fids, used, intersections, rules)
-    positions, unplaced = _place_on_routes(crashes, xy, roads, rules)
-    for window, kind in ((rules.section_spot_m, "spot"), (rules.segment_m, "segment")):
-        findings += _route_windows(positions, fatal, fids, used, window, kind, rules)
-    findings.sort(key=lambda f: (-_RANK[f.grade], -f.fatal, -f.casualty, f.kind))
-    return findings, sorted(int(fids[i]) for i in unplaced)
+    findings = _intersection_spots(near, fatal, fids, used, junctions, intersections, rules)
+    clock.lap("intersection_spots")
+    for kind, ordinary, high in (
+        ("spot", rules.section_spot_m, rules.high_spot_m),
+        ("segment", rules.segment_m, rules.high_segment_m),
+    ):
+        window = np.where(network.route_high[network.part_route], high, ordinary)
+        findings += _route_windows(network, part, pos, fatal, fids, used, window, kind, rules)
+    clock.lap("route_windows")
+
+    sites, site_row, notes = _eb_sites(near, fatal, snapped.piece, network, junctions, rules)
+    _attach_eb(findings, fids, fatal, site_row, sites, rules)
+    clock.lap("empirical_bayes")
+
+    findings.sort(key=lambda f: (-_RANK[f.grade], -f.fatal, -f.casualty, f.kind, f.accident_fids[0]))
+    clock.lap("output")
+    if unplaced:
+        notes.append(f"{len(unplaced)} counted crashes could not be placed on a road (see unplaced)")
+    return ScreeningResult(findings, unplaced, sites, notes, clock.laps)
 
 
-def _metric(geoms: np.ndarray) -> np.ndarray:
-    return shapely.get_coordinates(transform_geometries(geoms, "EPSG:4326", LOCAL_METRIC))
+class _Clock:
+    """Wall time of each stage, for the benchmark and for people wondering where the time goes."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self._last
+        self._last = now
 
 
-def _intersection_spots(xy, fatal, fids, used, intersections, rules) -> list[Finding]:
-    """Every junction with a qualifying 250 m circle; overlapping circles keep the strongest."""
-    centres = _metric(intersections.geometry.to_numpy())
-    tree = shapely.STRtree(shapely.points(xy))
-    candidates = []
-    for k, (cx, cy) in enumerate(centres):
-        near = tree.query(Point(cx, cy), predicate="dwithin", distance=rules.spot_radius_m)
-        # Inclusive ("（含）"), to the millimetre: coordinates pass through lon/lat and back.
-        near = near[np.hypot(xy[near, 0] - cx, xy[near, 1] - cy) <= rules.spot_radius_m + 1e-3]
-        g = grade(int(fatal[near].sum()), len(near), rules)
-        if g:
-            candidates.append((g, int(fatal[near].sum()), len(near), k, near))
-    candidates.sort(key=lambda c: (-_RANK[c[0]], -c[1], -c[2], c[3]))
+def _points_xy(geoms: np.ndarray) -> np.ndarray:
+    """Metric (EPSG:4549) x, y of lon/lat points; NaN for a missing, empty or non-point geometry."""
+    geoms = np.asarray(geoms, dtype=object)
+    xy = np.full((len(geoms), 2), np.nan)
+    ok = ~shapely.is_missing(geoms)
+    ok[ok] = ~shapely.is_empty(geoms[ok])
+    if ok.any():
+        metric = transform_geometries(geoms[ok], WGS84, LOCAL_METRIC)
+        xy[ok] = np.column_stack([shapely.get_x(metric), shapely.get_y(metric)])
+    return xy
+
+
+# -- the road network ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Snapped:
+    """Where each crash was placed: the road piece (-1: not placed), its distance and whether by its road_id."""
+
+    piece: np.ndarray
+    distance_m: np.ndarray
+    by_road_id: np.ndarray
+
+
+class RoadNetwork:
+    """Road centrelines in metres, merged into routes for linear referencing, indexed for snapping.
+
+    Roads are split into single lines ("pieces"); the pieces of one route (route code, else name) are merged end to
+    end into "parts" once (`shapely.line_merge`), and each piece learns its offset and direction along its part by
+    matching its first edge against the parts' edges, so a crash's position along the route is its offset along
+    its own short piece plus the piece's offset: no search over long routes per crash.
+    """
+
+    def __init__(self, roads: pd.DataFrame, rules: Rules = Rules()) -> None:
+        self.fids = roads.index.to_numpy()
+        self._fid_index = pd.Index(self.fids)
+        n_roads = len(roads)
+        metric = transform_geometries(roads.geometry.to_numpy(), WGS84, LOCAL_METRIC)
+        pieces, piece_road = shapely.get_parts(metric, return_index=True)
+        keep = (shapely.get_type_id(pieces) == 1) & (shapely.length(pieces) > 0)
+        self.pieces = _without_repeated_points(pieces[keep])  # as line_merge does, so that edges match
+        self.piece_road = piece_road[keep]
+        coords, owner = shapely.get_coordinates(self.pieces, return_index=True)
+        starts = np.searchsorted(owner, np.arange(len(self.pieces) + 1))
+        self._first_xy, self._second_xy, self._last_xy = (
+            coords[starts[:-1]],
+            coords[starts[:-1] + 1],
+            coords[starts[1:] - 1],
+        )
+        self.piece_length = shapely.length(self.pieces)
+        self.road_length = np.bincount(self.piece_road, weights=self.piece_length, minlength=n_roads)
+        self._road_first = np.searchsorted(self.piece_road, np.arange(n_roads))  # get_parts keeps road order
+        self._road_count = np.bincount(self.piece_road, minlength=n_roads)
+        self.tree = shapely.STRtree(self.pieces)
+
+        key = self._route_keys(roads)
+        self.route_of_road, self.routes = pd.factorize(key, sort=True)
+        tech = _column(roads, "tech_class")
+        self.tech_class = np.where(pd.isna(tech), "unknown", tech).astype(object)
+        self.aadt = pd.to_numeric(pd.Series(_column(roads, "aadt")), errors="coerce").to_numpy(dtype=float)
+        self.route_class = self._majority_class()
+        self.route_high = pd.Series(self.route_class).isin(rules.high_grade_classes).to_numpy()
+        self._merge_routes()
+
+    def _route_keys(self, roads: pd.DataFrame) -> pd.Series:
+        """Each road's route: its route code, else its name, else a route of its own ("#fid")."""
+        key = pd.Series(np.full(len(roads), None, dtype=object))
+        for column in ("name", "route_code"):  # the code, where there is one, wins
+            values = pd.Series(_column(roads, column))
+            given = values.notna() & (values.astype(str).str.strip() != "")
+            key[given.to_numpy()] = values[given].astype(str).to_numpy()
+        alone = key.isna().to_numpy()
+        key[alone] = [f"#{fid}" for fid in self.fids[alone]]
+        return key.astype(str)
+
+    def _majority_class(self) -> np.ndarray:
+        """Each route's technical class: the one covering most of its length (ties: the first in sort order)."""
+        by = pd.DataFrame(
+            {
+                "route": self.route_of_road[self.piece_road],
+                "tech": self.tech_class[self.piece_road],
+                "length": self.piece_length,
+            }
+        )
+        total = by.groupby(["route", "tech"], sort=True)["length"].sum().reset_index()
+        top = total.sort_values(["route", "length", "tech"], ascending=[True, False, True], kind="stable")
+        top = top.drop_duplicates("route")
+        out = np.full(len(self.routes), "unknown", dtype=object)
+        out[top["route"].to_numpy()] = top["tech"].to_numpy()
+        return out
+
+    def _merge_routes(self) -> None:
+        """Merge each route's pieces into parts; give every piece its part, offset and direction along it."""
+        piece_route = self.route_of_road[self.piece_road]
+        order = np.argsort(piece_route, kind="stable")
+        present, group = np.unique(piece_route[order], return_inverse=True)
+        merged = shapely.line_merge(shapely.multilinestrings(self.pieces[order], indices=group))
+        parts, which = shapely.get_parts(merged, return_index=True)
+        part_route = present[which]
+        table = _vertex_table(parts)
+        piece_part, offset, direction = _match_first_edges(
+            table, part_route, piece_route, self._first_xy, self._second_xy
+        )
+        lost = np.flatnonzero(piece_part < 0)
+        if len(lost):  # should not happen; a piece that matches no edge becomes a part of its own
+            piece_part[lost] = len(parts) + np.arange(len(lost))
+            offset[lost], direction[lost] = 0.0, 1.0
+            parts = np.concatenate([parts, self.pieces[lost]])
+            part_route = np.concatenate([part_route, piece_route[lost]])
+            table = _vertex_table(parts)
+        self.piece_part, self.piece_offset, self.piece_direction = piece_part, offset, direction
+        self.part_route = part_route
+        self.part_length = table["cum"][table["last"]]
+        self._vx, self._vy, self._vcum, self._vfirst = table["x"], table["y"], table["cum"], table["first"]
+
+    def snap(self, xy: np.ndarray, road_ids: np.ndarray, max_snap_m: float) -> Snapped:
+        """Place points (metric x, y; NaN: no location): on their own road within `max_snap_m`, else the nearest."""
+        n = len(xy)
+        piece = np.full(n, -1)
+        distance = np.full(n, np.nan)
+        by_id = np.zeros(n, dtype=bool)
+        valid = np.isfinite(xy).all(axis=1)
+        points = np.full(n, None, dtype=object)
+        points[valid] = shapely.points(xy[valid])
+        limit = max_snap_m + _SLACK_M
+
+        road = self.road_positions(road_ids)
+        has = np.flatnonzero(valid & (road >= 0))
+        if len(has):
+            count = self._road_count[road[has]]
+            crash = np.repeat(has, count)
+            start = np.repeat(self._road_first[road[has]], count)
+            within = np.arange(len(crash)) - np.repeat(np.cumsum(count) - count, count)
+            candidate = start + within
+            d = shapely.distance(points[crash], self.pieces[candidate])
+            best = _first_per_group(crash, d, candidate)
+            crash, candidate, d = crash[best], candidate[best], d[best]
+            ok = d <= limit
+            piece[crash[ok]], distance[crash[ok]], by_id[crash[ok]] = candidate[ok], d[ok], True
+
+        rest = np.flatnonzero(valid & (piece < 0))
+        if len(rest) and len(self.pieces):
+            (which, found), d = self.tree.query_nearest(
+                points[rest], max_distance=limit, return_distance=True, all_matches=True
+            )
+            best = _first_per_group(which, found)  # equidistant roads: the first in the layer's order
+            piece[rest[which[best]]] = found[best]
+            distance[rest[which[best]]] = d[best]
+        return Snapped(piece, distance, by_id)
+
+    def road_positions(self, road_ids: np.ndarray) -> np.ndarray:
+        """Row positions of road fids in the road layer; -1 where missing or unknown."""
+        ids = pd.to_numeric(pd.Series(road_ids, dtype=object), errors="coerce").to_numpy(dtype=float)
+        out = np.full(len(ids), -1)
+        known = np.isfinite(ids)
+        out[known] = self._fid_index.get_indexer(ids[known].astype(np.int64))
+        return out
+
+    def nearest_distance(self, xy: np.ndarray) -> np.ndarray:
+        """Distance from each point to the nearest road piece (NaN without roads)."""
+        if not len(self.pieces) or not len(xy):
+            return np.full(len(xy), np.nan)
+        (which, _), d = self.tree.query_nearest(shapely.points(xy), return_distance=True, all_matches=False)
+        out = np.full(len(xy), np.nan)
+        out[which] = d
+        return out
+
+    def locate(self, piece: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The part and the distance along it (m) of points placed on the given pieces."""
+        along = shapely.line_locate_point(self.pieces[piece], shapely.points(xy))
+        return self.piece_part[piece], self.piece_offset[piece] + self.piece_direction[piece] * along
+
+    def part_geometry(self, part: int, start_m: float, end_m: float) -> LineString | Point:
+        """The stretch of a part between two distances along it (metric); a point where they are equal."""
+        lo, hi = self._vfirst[part], self._vfirst[part + 1]
+        cum, x, y = self._vcum[lo:hi], self._vx[lo:hi], self._vy[lo:hi]
+        if end_m <= start_m:
+            return Point(np.interp(start_m, cum, x), np.interp(start_m, cum, y))
+        inner = slice(np.searchsorted(cum, start_m, side="right"), np.searchsorted(cum, end_m, side="left"))
+        xs = np.concatenate([[np.interp(start_m, cum, x)], x[inner], [np.interp(end_m, cum, x)]])
+        ys = np.concatenate([[np.interp(start_m, cum, y)], y[inner], [np.interp(end_m, cum, y)]])
+        return LineString(np.column_stack([xs, ys]))
+
+    def legs(self, centres: np.ndarray, tolerance_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(junction, road position, legs) for each road within `tolerance_m` of a junction centre.
+
+        A road ending at the junction is one leg; one passing through it is two.
+        """
+        if not len(self.pieces) or not len(centres):
+            return np.zeros(0, int), np.zeros(0, int), np.zeros(0, int)
+        junction, piece = self.tree.query(centres, predicate="dwithin", distance=tolerance_m)
+        at = np.column_stack([shapely.get_x(centres[junction]), shapely.get_y(centres[junction])])
+        ends = np.minimum(
+            np.hypot(*(self._first_xy[piece] - at).T),
+            np.hypot(*(self._last_xy[piece] - at).T),
+        )
+        legs = np.where(ends <= tolerance_m, 1, 2)
+        return junction, self.piece_road[piece], legs
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as an object array, or all-missing when the frame has no such column."""
+    if name in frame:
+        return frame[name].astype(object).to_numpy().copy()
+    return np.full(len(frame), None, dtype=object)
+
+
+def _without_repeated_points(lines: np.ndarray) -> np.ndarray:
+    """The lines with consecutive duplicate vertices removed, touching only the lines that have any."""
+    coords, owner = shapely.get_coordinates(lines, return_index=True)
+    repeated = (owner[1:] == owner[:-1]) & (coords[1:] == coords[:-1]).all(axis=1)
+    if repeated.any():
+        lines = lines.copy()
+        fix = np.unique(owner[1:][repeated])
+        lines[fix] = shapely.remove_repeated_points(lines[fix])
+    return lines
+
+
+def _first_per_group(group: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """Positions of the first row of each group after sorting by `keys` (primary first): a vectorised argmin."""
+    order = np.lexsort((*reversed(keys), group))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = group[order][1:] != group[order][:-1]
+    return order[first]
+
+
+def _vertex_table(parts: np.ndarray) -> dict[str, np.ndarray]:
+    """Every vertex of every part with its distance along the part; `first[p]` is part p's first vertex."""
+    coords, owner = shapely.get_coordinates(parts, return_index=True)
+    step = np.hypot(*np.diff(coords, axis=0).T) if len(coords) else np.zeros(0)
+    same = owner[1:] == owner[:-1]
+    total = np.concatenate([[0.0], np.cumsum(np.where(same, step, 0.0))])
+    first = np.searchsorted(owner, np.arange(len(parts) + 1))
+    cum = total - total[first[:-1]][owner] if len(coords) else total[:0]
+    last = first[1:] - 1
+    return {"x": coords[:, 0], "y": coords[:, 1], "cum": cum, "owner": owner, "first": first, "last": last}
+
+
+def _match_first_edges(
+    table: dict[str, np.ndarray],
+    part_route: np.ndarray,
+    piece_route: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each piece, the part holding its first edge, the offset of its first vertex and its direction (±1).
+
+    Edges are matched exactly (route, start and end coordinates) through a 64-bit hash and a sorted search, then
+    checked coordinate by coordinate, so a hash collision can only leave a piece unmatched, never misplace it.
+    """
+    x, y, cum, owner = table["x"], table["y"], table["cum"], table["owner"]
+    edge = np.flatnonzero(owner[1:] == owner[:-1])
+    edge_route = part_route[owner[edge]]
+    a_xy = np.column_stack([x[edge], y[edge]])
+    b_xy = np.column_stack([x[edge + 1], y[edge + 1]])
+    edge_hash = _edge_hash(edge_route, a_xy, b_xy)
+    order = np.argsort(edge_hash, kind="stable")
+    sorted_hash = edge_hash[order]
+    n = len(piece_route)
+    part = np.full(n, -1)
+    offset = np.zeros(n)
+    direction = np.ones(n)
+    if not len(edge):
+        return part, offset, direction
+    # Forward: the part runs the piece's way, its first vertex is the edge's start; backward: the other way round.
+    for start, end, sign in ((first, second, 1.0), (second, first, -1.0)):
+        todo = np.flatnonzero(part < 0)
+        at = np.searchsorted(sorted_hash, _edge_hash(piece_route[todo], start[todo], end[todo]))
+        e = order[np.minimum(at, len(sorted_hash) - 1)]
+        same = (edge_route[e] == piece_route[todo]) & (a_xy[e] == start[todo]).all(1) & (b_xy[e] == end[todo]).all(1)
+        hit, e = todo[same], e[same]
+        part[hit] = owner[edge[e]]
+        offset[hit] = cum[edge[e]] if sign > 0 else cum[edge[e] + 1]
+        direction[hit] = sign
+    return part, offset, direction
+
+
+def _edge_hash(route: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of (route, a.x, a.y, b.x, b.y) from the exact bits of the coordinates (splitmix64 mixing)."""
+    h = np.asarray(route, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    for column in (a[:, 0], a[:, 1], b[:, 0], b[:, 1]):
+        h = (h ^ np.ascontiguousarray(column, dtype=np.float64).view(np.uint64)) * np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(31)
+    return h
+
+
+def _unplaced(network: RoadNetwork, xy, fids, road_ids, snapped: Snapped, rules: Rules) -> list[Unplaced]:
+    """Why each crash that was not placed is not: no location, or no road within the snap distance."""
+    missing = np.flatnonzero(snapped.piece < 0)
+    located = np.isfinite(xy[missing]).all(axis=1)
+    nearest = np.full(len(missing), np.nan)
+    nearest[located] = network.nearest_distance(xy[missing[located]])
+    known_road = network.road_positions(road_ids[missing]) >= 0
     out = []
-    for *_, k, near in candidates:
-        fresh = near[~used[near]]
-        if grade(int(fatal[fresh].sum()), len(fresh), rules) is None:
+    for i, has_point, d, known in zip(missing, located, nearest, known_road, strict=True):
+        rid = None if pd.isna(road_ids[i]) else int(road_ids[i])
+        if not has_point:
+            out.append(Unplaced(int(fids[i]), "no_location", rid, None, "the record has no usable point"))
+            continue
+        d = None if np.isnan(d) else round(float(d), 1)
+        detail = f"no road within {rules.max_snap_m:g} m" + (f" (nearest {d:g} m)" if d is not None else "")
+        if rid is not None:
+            detail += f"; its road_id {rid} " + ("is farther" if known else "is unknown")
+        out.append(Unplaced(int(fids[i]), "beyond_max_snap", rid, d, detail))
+    return out
+
+
+# -- junctions and intersection spots ------------------------------------------------------------------------------
+
+
+class _Junctions:
+    """Intersection centres in metres with their legs' facts: on a 高速/一级 route?, leg count, volumes."""
+
+    def __init__(self, intersections: pd.DataFrame, network: RoadNetwork, rules: Rules) -> None:
+        n = len(intersections)
+        self.fids = intersections.index.to_numpy()
+        self.xy = _points_xy(intersections.geometry.to_numpy())
+        self.valid = np.isfinite(self.xy).all(axis=1)
+        self.points = np.full(n, None, dtype=object)
+        self.points[self.valid] = shapely.points(self.xy[self.valid])
+        junction, road, legs = network.legs(self.points, rules.leg_tolerance_m)
+        self.high = np.zeros(n, dtype=bool)
+        np.logical_or.at(self.high, junction, network.route_high[network.route_of_road[road]])
+        self.radius = np.where(self.high, rules.high_junction_radius_m, rules.spot_radius_m)
+        given_legs = pd.to_numeric(pd.Series(_column(intersections, "legs")), errors="coerce").to_numpy(dtype=float)
+        counted_legs = np.bincount(junction, weights=legs, minlength=n).astype(float)
+        self.legs = np.where(np.isnan(given_legs), counted_legs, given_legs)
+        control = _column(intersections, "control")
+        self.control = np.where(pd.isna(control), "none", control).astype(object)  # the layer's default
+        self.major_aadt, self.minor_aadt, self.volume_from_legs = self._volumes(intersections, junction, road, network)
+
+    def _volumes(self, intersections, junction, road, network) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The layer's major/minor AADT; where null and every leg has AADT, the legs' largest and smallest."""
+        major = pd.to_numeric(pd.Series(_column(intersections, "major_aadt")), errors="coerce").to_numpy(dtype=float)
+        minor = pd.to_numeric(pd.Series(_column(intersections, "minor_aadt")), errors="coerce").to_numpy(dtype=float)
+        n = len(major)
+        leg_aadt = network.aadt[road]
+        known = np.ones(n, dtype=bool)
+        np.logical_and.at(known, junction, ~np.isnan(leg_aadt))
+        has_legs = np.bincount(junction, minlength=n) >= 2
+        hi = np.full(n, -np.inf)
+        lo = np.full(n, np.inf)
+        np.maximum.at(hi, junction, np.nan_to_num(leg_aadt, nan=-np.inf))
+        np.minimum.at(lo, junction, np.nan_to_num(leg_aadt, nan=np.inf))
+        fill = known & has_legs & (np.isnan(major) | np.isnan(minor))
+        major = np.where(fill & np.isnan(major), hi, major)
+        minor = np.where(fill & np.isnan(minor), lo, minor)
+        return major, minor, fill
+
+
+def _crashes_near_junctions(xy, junctions: _Junctions, eb_radius_m: float) -> tuple[np.ndarray, ...]:
+    """(junction, crash, distance) for every crash within a junction's spot radius or the EB radius, by junction.
+
+    One index query serves both the norm's junction circles and the EB's intersection sites.
+    """
+    located = np.flatnonzero(np.isfinite(xy).all(axis=1))
+    centres = np.flatnonzero(junctions.valid)
+    if not len(located) or not len(centres):
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+    reach = np.maximum(junctions.radius, eb_radius_m) + _SLACK_M
+    tree = shapely.STRtree(shapely.points(xy[located]))
+    k, c = tree.query(junctions.points[centres], predicate="dwithin", distance=reach[centres])
+    k, c = centres[k], located[c]
+    d = np.hypot(xy[c, 0] - junctions.xy[k, 0], xy[c, 1] - junctions.xy[k, 1])
+    order = np.lexsort((c, k))
+    return k[order], c[order], d[order]
+
+
+def _intersection_spots(near, fatal, fids, used, junctions: _Junctions, intersections, rules) -> list[Finding]:
+    """Every junction with a qualifying circle; overlapping circles keep the strongest."""
+    k, c, d = near
+    # Inclusive ("（含）"), to the millimetre: coordinates pass through lon/lat and back.
+    inside = d <= junctions.radius[k] + _SLACK_M
+    k, c = k[inside], c[inside]
+    n = len(junctions.fids)
+    casualty = np.bincount(k, minlength=n)
+    fatal_n = np.bincount(k, weights=fatal[c], minlength=n).astype(int)
+    rank = _grade_ranks(fatal_n, casualty, rules)
+    start = np.searchsorted(k, np.arange(n))
+    candidates = np.flatnonzero(rank > 0)
+    candidates = candidates[np.lexsort((candidates, -casualty[candidates], -fatal_n[candidates], -rank[candidates]))]
+    out = []
+    for j in candidates:
+        members = c[start[j] : start[j] + casualty[j]]
+        fresh = members[~used[members]]
+        g = grade(int(fatal[fresh].sum()), len(fresh), rules)
+        if g is None:
             continue  # its crashes already make a stronger spot next to it
         used[fresh] = True
+        high = bool(junctions.high[j])
         out.append(
             Finding(
                 "spot",
-                grade(int(fatal[fresh].sum()), len(fresh), rules),
-                intersections.geometry.iloc[k],
+                g,
+                intersections.geometry.iloc[j],
                 sorted(int(f) for f in fids[fresh]),
                 int(fatal[fresh].sum()),
                 len(fresh),
-                intersection_fid=int(intersections.index[k]),
-            )  # fmt: skip
+                intersection_fid=int(junctions.fids[j]),
+                road_type="high" if high else "ordinary",
+                window_m=2 * float(junctions.radius[j]),
+            )
         )
     return out
 
 
-def _place_on_routes(crashes, xy, roads, rules) -> tuple[dict[str, tuple[LineString, dict[int, float]]], list[int]]:
-    """Each crash's distance along its road's route (routes merged from the road layer by route code or name)."""
-    road_route = roads["route_code"].fillna(roads["name"])
-    metric_roads = transform_geometries(roads.geometry.to_numpy(), "EPSG:4326", LOCAL_METRIC)
-    routes: dict[str, list] = {}
-    for route, geom in zip(road_route, metric_roads, strict=True):
-        routes.setdefault(route, []).append(geom)
-    merged = {}
-    for route, parts in routes.items():
-        line = linemerge(parts)
-        merged[route] = list(shapely.get_parts(line))
-    placed: dict[tuple[str, int], dict[int, float]] = {}
-    unplaced = []
-    for i, road_id in enumerate(crashes["road_id"].to_numpy()):
-        route = road_route.get(int(road_id)) if pd.notna(road_id) else None
-        if route is None:
-            unplaced.append(i)
-            continue
-        point = Point(xy[i])
-        part_index = int(np.argmin([p.distance(point) for p in merged[route]]))
-        part = merged[route][part_index]
-        if part.distance(point) > rules.max_snap_m:
-            unplaced.append(i)
-            continue
-        placed.setdefault((route, part_index), {})[i] = part.project(point)
-    out = {f"{route}#{k}": (merged[route][k], by) for (route, k), by in placed.items()}
-    return out, unplaced
+# -- sliding windows along routes ----------------------------------------------------------------------------------
 
 
-def _route_windows(positions, fatal, fids, used, window, kind, rules) -> list[Finding]:
-    """Sliding windows of `window` metres along each route; qualifying overlapping windows merge."""
+def _route_windows(network: RoadNetwork, part, pos, fatal, fids, used, window, kind, rules) -> list[Finding]:
+    """Sliding windows along each route part (`window[part]` metres); qualifying overlapping windows merge.
+
+    Vectorised: parts are laid end to end on one axis with gaps wider than any window, so one `searchsorted`
+    finds every window's last crash, and cumulative sums give every window's counts.
+    """
+    live = np.flatnonzero((part >= 0) & ~used)
+    if not len(live):
+        return []
+    live = live[np.lexsort((live, pos[live], part[live]))]
+    g = part[live]
+    gap = float(window.max()) + 1000.0
+    base = np.concatenate([[0.0], np.cumsum(network.part_length + gap)])[:-1]
+    axis = base[g] + pos[live]
+    last = np.searchsorted(axis, axis + window[g] + 1e-6, side="right")  # one past the window's last crash
+    fatal_cum = np.concatenate([[0], np.cumsum(fatal[live])])
+    first = np.arange(len(live))
+    rank = _grade_ranks(fatal_cum[last] - fatal_cum[first], last - first, rules)
+    q = np.flatnonzero(rank > 0)
+    if not len(q):
+        return []
+    a, b, e = axis[q], axis[last[q] - 1], last[q]
+    reach = np.maximum.accumulate(b)
+    new = np.concatenate([[True], a[1:] > reach[:-1]])
+    starts = q[new]
+    ends = np.maximum.reduceat(e, np.flatnonzero(new))
     out = []
-    for key, (line, by_crash) in sorted(positions.items()):
-        items = sorted((pos, i) for i, pos in by_crash.items() if not used[i])
-        pos = np.array([p for p, _ in items])
-        idx = np.array([i for _, i in items], dtype=int)
-        intervals = []
-        j = 0
-        for start in range(len(items)):
-            while j < len(items) and pos[j] - pos[start] <= window:
-                j += 1
-            members = idx[start:j]
-            if grade(int(fatal[members].sum()), len(members), rules):
-                intervals.append((pos[start], min(pos[start] + window, pos[j - 1]), start, j))
-        for a, b, s, e in _merge(intervals):
-            members = idx[s:e]
-            members = members[~used[members]]
-            g = grade(int(fatal[members].sum()), len(members), rules)
-            if not g:
-                continue
-            used[members] = True
-            geom = substring(line, a, b) if b > a else line.interpolate(a)
-            out.append(
-                Finding(
-                    kind,
-                    g,
-                    transform_geometries([geom], LOCAL_METRIC, "EPSG:4326")[0],
-                    sorted(int(f) for f in fids[members]),
-                    int(fatal[members].sum()),
-                    len(members),
-                    route_code=key.split("#")[0],
-                    start_m=round(float(a), 1),
-                    end_m=round(float(b), 1),
-                )  # fmt: skip
+    for s, e_ in zip(starts, ends, strict=True):
+        members = live[s:e_]
+        g_ = grade(int(fatal[members].sum()), len(members), rules)
+        used[members] = True
+        p = int(g[s])
+        lo, hi = float(pos[live[s]]), float(pos[live[e_ - 1]])
+        high = bool(network.route_high[network.part_route[p]])
+        out.append(
+            Finding(
+                kind,
+                g_,
+                network.part_geometry(p, lo, hi),
+                sorted(int(f) for f in fids[members]),
+                int(fatal[members].sum()),
+                len(members),
+                route_code=str(network.routes[network.part_route[p]]),
+                start_m=round(lo, 1),
+                end_m=round(hi, 1),
+                road_type="high" if high else "ordinary",
+                window_m=float(window[p]),
             )
+        )
+    # Built in metres; brought to lon/lat in one transformation.
+    for f, geom in zip(out, transform_geometries([f.geometry for f in out], LOCAL_METRIC, WGS84), strict=True):
+        f.geometry = geom
     return out
 
 
-def _merge(intervals: list[tuple[float, float, int, int]]) -> list[tuple[float, float, int, int]]:
-    """Overlapping (start, end, first, last) windows joined into one."""
-    merged: list[tuple[float, float, int, int]] = []
-    for a, b, s, e in sorted(intervals):
-        if merged and a <= merged[-1][1]:
-            pa, pb, ps, pe = merged[-1]
-            merged[-1] = (pa, max(pb, b), min(ps, s), max(pe, e))
-        else:
-            merged.append((a, b, s, e))
-    return merged
+# -- the Empirical Bayes second opinion ----------------------------------------------------------------------------
+
+
+def _eb_sites(near, fatal, piece, network: RoadNetwork, junctions: _Junctions, rules: Rules):
+    """The site table (every road, then every junction) with its counted crashes, ranked; each crash's site row.
+
+    A crash within the HSM's intersection radius of a junction belongs to the nearest such junction; any other
+    placed crash to the road it was placed on. Unplaced crashes far from junctions belong to no site.
+    """
+    n_roads, n_junctions = len(network.fids), len(junctions.fids)
+    site_row = np.full(len(fatal), -1)
+    placed = piece >= 0
+    site_row[placed] = network.piece_road[piece[placed]]
+    k, c, d = near
+    close = d <= rules.eb.intersection_radius_m + _SLACK_M
+    best = _first_per_group(c[close], d[close], k[close])  # the nearest junction; ties: the first in the layer
+    site_row[c[close][best]] = n_roads + k[close][best]
+    rows = site_row[site_row >= 0]
+    observed = np.bincount(rows, minlength=n_roads + n_junctions)
+    fatal_n = np.bincount(rows, weights=fatal[site_row >= 0], minlength=n_roads + n_junctions).astype(int)
+    roads = pd.DataFrame(
+        {
+            "kind": "segment",
+            "fid": network.fids,
+            "route_code": np.asarray(network.routes)[network.route_of_road],
+            "tech_class": network.tech_class,
+            "aadt": network.aadt,
+            "length_m": network.road_length,
+            "legs": np.nan,
+            "control": None,
+            "major_aadt": np.nan,
+            "minor_aadt": np.nan,
+            "volume_from_legs": False,
+        }
+    )
+    nodes = pd.DataFrame(
+        {
+            "kind": "intersection",
+            "fid": junctions.fids,
+            "route_code": None,
+            "tech_class": None,
+            "aadt": np.nan,
+            "length_m": np.nan,
+            "legs": junctions.legs,
+            "control": junctions.control,
+            "major_aadt": junctions.major_aadt,
+            "minor_aadt": junctions.minor_aadt,
+            "volume_from_legs": junctions.volume_from_legs,
+        }
+    )
+    sites = pd.concat([roads, nodes], ignore_index=True)
+    sites["observed"] = observed
+    sites["fatal"] = fatal_n
+    ranked, notes = rank_sites(sites, rules.years, rules.eb)
+    if junctions.volume_from_legs.any():
+        notes.append(
+            f"{int(junctions.volume_from_legs.sum())} intersections took major/minor AADT from their legs' roads "
+            "(largest and smallest), as the layer had none"
+        )
+    return ranked, site_row, notes
+
+
+def _attach_eb(findings, fids, fatal, site_row, sites: pd.DataFrame, rules: Rules) -> None:
+    """Each finding's EPDO and EB excess (the sum over the sites holding its crashes), and its EB rank."""
+    sorter = np.argsort(fids, kind="stable")
+    by_row = sites.sort_index()
+    excess = by_row["excess"].to_numpy()
+    kind, fid, reason = (by_row[c].to_numpy() for c in ("kind", "fid", "reason"))
+    for f in findings:
+        members = sorter[np.searchsorted(fids, f.accident_fids, sorter=sorter)]
+        n_fatal = int(fatal[members].sum())
+        f.epdo = float(rules.eb.epdo_fatal * n_fatal + rules.eb.epdo_injury * (len(members) - n_fatal))
+        rows = np.unique(site_row[members])
+        if (rows < 0).any():
+            f.notes["eb"] = "some of its crashes belong to no site"
+            continue
+        values = excess[rows]
+        if np.isnan(values).any():
+            f.notes["eb"] = "; ".join(f"{kind[r]} {fid[r]}: {reason[r]}" for r in rows[np.isnan(values)])
+            continue
+        f.eb_excess = round(float(values.sum()), 3)
+        f.notes["eb_sites"] = [f"{kind[r]} {fid[r]}" for r in rows]
+    known = sorted((f for f in findings if f.eb_excess is not None), key=lambda f: (-f.eb_excess, f.accident_fids[0]))
+    for rank, f in enumerate(known, start=1):
+        f.eb_rank = rank
 
 
 def to_frame(findings: list[Finding], accidents: pd.DataFrame, as_of: date, rules: Rules = Rules()) -> gpd.GeoDataFrame:
     """The findings as the `accident_segments` layer: one feature each, with the parameters that produced it."""
     layer = LAYERS["accident_segments"]
-    window_from = as_of.replace(year=as_of.year - rules.years)
+    window_from = window_start(as_of, rules.years).date()
     parameters = json.dumps({"as_of": as_of.isoformat(), **asdict(rules)}, ensure_ascii=False)
     props = []
     for f in findings:
@@ -244,6 +806,9 @@ def to_frame(findings: list[Finding], accidents: pd.DataFrame, as_of: date, rule
                 window_from=window_from,
                 window_to=as_of,
                 parameters=parameters,
+                epdo=f.epdo,
+                eb_excess=f.eb_excess,
+                eb_rank=f.eb_rank,
             )
         )
     return frame_from_properties(layer, props, [f.geometry for f in findings], fids=range(1, len(findings) + 1))

@@ -89,6 +89,11 @@ class AccidentSegmentProperties(Properties):
     window_from: date | None = Field(None, title="统计起")
     window_to: date | None = Field(None, title="统计止")
     parameters: str | None = Field(None, title="分析参数", description="JSON of the parameters that produced it")
+    epdo: float | None = Field(None, title="EPDO当量", ge=0, description="Equivalent PDO score of its crashes (HSM)")
+    eb_excess: float | None = Field(
+        None, title="EB超额事故数", description="EB expected minus predicted crashes (US HSM SPFs, calibrated locally)"
+    )
+    eb_rank: int | None = Field(None, title="EB排序", ge=1, description="Rank by eb_excess; a second opinion")
 
 
 ROADS = Layer(
