@@ -35,15 +35,21 @@ class Properties(BaseModel):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        for name, info in cls.model_fields.items():
+        for name in _nested_names(cls):
             value = data.get(name)
-            if isinstance(value, str) and _is_nested(info.annotation):
+            if isinstance(value, str):
                 text = value.strip()
                 try:
                     data[name] = json.loads(text) if text else []
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"{name}: not valid JSON text ({exc.msg} at character {exc.pos})") from None
         return data
+
+
+@functools.cache
+def _nested_names(cls: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of a properties class that hold lists or objects (worked out once per class, not per record)."""
+    return tuple(name for name, info in cls.model_fields.items() if _is_nested(info.annotation))
 
 
 class Style(BaseModel, frozen=True):

@@ -22,6 +22,9 @@ class RoadProperties(Properties):
     surface: Surface = Field(Surface.ASPHALT, title="路面")
     aadt: int | None = Field(None, title="年平均日交通量", ge=0)
     grade_separated: bool = Field(False, title="立交/桥梁", description="Crosses others without meeting them")
+    grade_pct: float | None = Field(
+        None, title="纵坡(%)", ge=0, le=30, description="Steepest longitudinal grade near the road's ends, from survey"
+    )
 
     @model_validator(mode="after")
     def _code_matches_class(self) -> "RoadProperties":
@@ -48,6 +51,19 @@ class IntersectionProperties(Properties):
     sight_obstructed: bool = Field(False, title="视距三角形受阻")
     slope_fix_needed: bool = Field(False, title="需坡改平")
     road_ids: list[int] = Field(default_factory=list, title="相交道路")
+    major_route: str | None = Field(None, title="主路路线", max_length=60)
+    minor_route: str | None = Field(None, title="次路路线", max_length=60)
+    major_speed_kmh: int | None = Field(None, title="主路限速(km/h)", ge=5, le=120)
+    major_aadt: int | None = Field(None, title="主路交通量(辆/日)", ge=0)
+    minor_aadt: int | None = Field(None, title="次路交通量(辆/日)", ge=0)
+    bearings: list[float] = Field(default_factory=list, title="各岔方位角(°)", description="0 = north, clockwise")
+    skew_deg: float | None = Field(None, title="交角偏斜(°)", ge=0, le=90, description="Minor road off square, degrees")
+    in_settlement: bool = Field(False, title="穿镇", description="Inside a built-up settlement")
+    school_m: float | None = Field(None, title="距学校(m)", ge=0)
+    market_m: float | None = Field(None, title="距集市(m)", ge=0)
+    village_centre_m: float | None = Field(None, title="距村中心(m)", ge=0)
+    minor_grade_pct: float | None = Field(None, title="次路进口纵坡(%)", ge=0)
+    parameters: str | None = Field(None, title="提取参数", description="JSON of the extraction parameters")
 
 
 class AccidentProperties(Properties):

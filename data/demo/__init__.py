@@ -120,7 +120,8 @@ def _generate(seed: int, attempt: int, progress: Progress | None) -> Town:
             progress.advance(task)
     if progress is not None:
         progress.remove_task(task)
-    town.features.setdefault("accident_segments", [])
+    for layer_id in LAYERS:  # derived layers start empty: their tables exist for the analyses to fill
+        town.features.setdefault(layer_id, [])
     town.truth["grade_separated_road_fids"] = [
         fid for fid, (props, _) in enumerate(town.features["roads"], start=1) if props.grade_separated
     ]

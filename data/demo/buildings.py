@@ -13,6 +13,7 @@ from data.demo.fire import DEAD_END_BLOCK, DEAD_END_DEPTH, block_bounds
 from data.demo.graph import Graph
 from data.demo.metric import lonlat_of, rotated_rect
 from data.demo.network import BLOCK, GRID_N
+from data.demo.sightlines import blocked_truth, keep_clear, sheds
 from data.demo.town import Feature, Town
 from layers.fire import BuildingProperties, OldSettlementProperties
 
@@ -36,15 +37,18 @@ OLD_EVERY = 3  # every 3rd village keeps an old quarter built before 2000
 
 @dataclass
 class Obstacles:
-    """What a footprint must keep clear of: road centrelines, fire lanes and site points."""
+    """What a footprint must keep clear of: road centrelines, junction sight triangles, fire lanes and site points."""
 
     roads: shapely.STRtree
+    sight: shapely.STRtree
     lanes: list[tuple[shapely.LineString, float]]
     points: shapely.STRtree
 
     def clear(self, footprint: Polygon) -> bool:
         """Whether the footprint keeps its distance from all of them."""
         if len(self.roads.query(footprint, predicate="dwithin", distance=ROAD_CLEARANCE)):
+            return False
+        if len(self.sight.query(footprint, predicate="intersects")):
             return False
         if len(self.points.query(footprint, predicate="dwithin", distance=15.0)):
             return False
@@ -57,6 +61,7 @@ def building_features(town: Town, g: Graph) -> tuple[list[Feature], list[Feature
     points = [geom for _, geom in town.features["risk_sources"] + town.features["emergency_resources"]]
     obstacles = Obstacles(
         roads=shapely.STRtree([e.line for e in g.edges]),
+        sight=shapely.STRtree(keep_clear(town, g)),
         lanes=[(line, width) for _, line, width in town.extras["lanes"].values()],
         points=shapely.STRtree(points),
     )
@@ -74,6 +79,22 @@ def building_features(town: Town, g: Graph) -> tuple[list[Feature], list[Feature
         if dense_ids:
             dense_truth.append({"village_code": village.code, "village": village.name, "building_fids": dense_ids})
         del members
+    shed_fids = {
+        n: _add(
+            buildings,
+            fp,
+            storeys=1,
+            fire_grade="4",
+            use="commercial",
+            build_year=2021,
+            village_code=town.village_at(fp.centroid).code,
+        )  # fmt: skip
+        for n, fp in sheds(town, g)
+    }
+    town.truth["blocked_approach"] = {
+        "rule": "GB 14886-2016 §5.1.1.3 视距三角形内有遮挡；坡改平：次路进口纵坡超过阈值 (domain.md §1.2)",
+        "intersections": blocked_truth(town, g, shed_fids, town.extras["steep_roads"]),
+    }
     old_features = _settlements(town, buildings, settlements, rng)
     town.features["buildings"] = buildings
     town.features["old_settlements"] = old_features

@@ -9,6 +9,7 @@ from shapely.ops import linemerge, substring
 from data.demo.area import seat_axes
 from data.demo.graph import Graph
 from data.demo.roads import CLASS_RANK
+from data.demo.sightlines import GENTLE, steep_minor_roads
 from data.demo.town import Feature, LayoutError, Town
 from layers.roads import IntersectionProperties
 from layers.vocab import Control
@@ -149,6 +150,7 @@ def intersection_features(town: Town, g: Graph) -> list[Feature]:
         features.append((props, g.point(n)))
         fid_of[n] = len(features)
     town.extras["junction_fid"] = fid_of
+    _grades(town, g)
     town.features["intersections"] = features
     return features
 
@@ -163,3 +165,17 @@ def _name(g: Graph, legs: list[int]) -> str:
     if len(labels) == 1:
         return f"{labels[0]}路口"
     return f"{labels[0]}与{labels[1]}交叉口"
+
+
+def _grades(town: Town, g: Graph) -> None:
+    """Survey grades on the roads: steep minor approaches at the planted junctions, gentle ones on some others."""
+    steep = steep_minor_roads(town, g)
+    rng = town.rng("gentle-grades")
+    roads = town.features["roads"]
+    for k, (props, line) in enumerate(roads):
+        grade = steep.get(k)
+        if grade is None and props.admin_class in ("Y", "C") and rng.random() < 0.3:
+            grade = round(float(rng.uniform(*GENTLE)), 1)
+        if grade is not None:
+            roads[k] = (props.model_copy(update={"grade_pct": grade}), line)
+    town.extras["steep_roads"] = steep
