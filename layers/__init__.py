@@ -9,6 +9,7 @@ from layers.emergency import EMERGENCY_RESOURCES
 from layers.fire import BUILDINGS, FIRE_LANES, OBSTRUCTIONS, OLD_SETTLEMENTS
 from layers.ledger import HAZARDS
 from layers.risk import RISK_SOURCES
+from layers.road_analysis import CRASH_DENSITY, TREATMENT_PLAN
 from layers.roads import ACCIDENT_SEGMENTS, ACCIDENTS, INTERSECTIONS, ROADS
 
 __all__ = ["LAYERS", "SYNTHETIC_NOTICE", "Layer", "Properties", "UnknownLayer", "get_layer"]
@@ -26,6 +27,8 @@ _DECLARED = (
     INTERSECTIONS,
     ACCIDENTS,
     ACCIDENT_SEGMENTS,
+    CRASH_DENSITY,
+    TREATMENT_PLAN,
     RISK_SOURCES,
     FIRE_LANES,
     OBSTRUCTIONS,

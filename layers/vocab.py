@@ -247,3 +247,23 @@ class SupervisionLevel(Labeled):
     TOWN = "town", "镇级"
     BANNER = "banner", "旗级"
     CITY = "city", "市级"
+
+
+class DensityLevel(Labeled):
+    """Crash density along a road, in five classes (quintiles of the non-zero densities)."""
+
+    VERY_LOW = "1", "很低"
+    LOW = "2", "较低"
+    MEDIUM = "3", "中等"
+    HIGH = "4", "较高"
+    VERY_HIGH = "5", "很高"
+
+
+class Measure(Labeled):
+    """A "千灯万带" treatment measure at an at-grade intersection (domain.md §1.3 checklist)."""
+
+    FLASHING_LIGHT = "flashing_light", "黄闪警示灯"
+    SPEED_BELTS = "speed_belts", "减速带/振动标线"
+    SIGNS_MARKINGS = "signs_markings", "让行标志标线"
+    SLOPE_FIX = "slope_fix", "坡改平"
+    SIGHT_CLEARING = "sight_clearing", "视距三角形清障"

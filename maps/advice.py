@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
+from layers.vocab import Measure
 from maps.symbols import intersection_treatment
 
 Props = Mapping[str, Any]
@@ -103,7 +104,27 @@ def _accident_segment(p: Props) -> list[str]:
     return ["二类事故多发点段：完善标志标线、减速和警示设施，加强路面巡逻管控"]
 
 
+def _treatment(p: Props) -> list[str]:
+    measures = "、".join(Measure(m).label for m in p.get("measures") or [])
+    out = []
+    if p.get("signal_warranted"):
+        out.append("事故数已达 GB 14886-2016 §5.1.3 设置信号灯的条件：报交警部门论证设置信号灯")
+    if p.get("planned"):
+        out.append(f"本期实施：{measures}（预计每年减少事故 {float(p.get('crashes_avoided') or 0):.2f} 起）")
+    else:
+        out.append("本期预算外：列入下期“千灯万带”计划")
+    return out
+
+
+def _crash_density(p: Props) -> list[str]:
+    if str(p.get("level")) in ("4", "5"):
+        return ["事故高密度路段：对照事故多发点段排查，核查标志标线、限速、照明和路侧安全设施"]
+    return []
+
+
 ADVICE: dict[str, Callable[[Props], list[str]]] = {
+    "treatment_plan": _treatment,
+    "crash_density": _crash_density,
     "accident_segments": _accident_segment,
     "risk_sources": _risk_source,
     "intersections": _intersection,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date
 from html import escape
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
@@ -13,13 +14,14 @@ import pandas as pd
 from api.catalog import Catalog
 from layers import LAYERS
 from layers.frames import properties_of
+from layers.vocab import Labeled
 from maps.advice import advice
 
 #: Hazards within this distance of a feature count as "at that place" (besides those linked to it by id).
 NEARBY_M = 30.0
 OPEN_STATUSES = ("registered", "assessed", "rectifying", "verification_requested", "accepted")
 #: Fields not worth a line in a popup (codes people do not read, or shown elsewhere).
-HIDDEN = {"road_ids", "linked_layer", "linked_fid", "village_code", "lane_id", "road_id"}
+HIDDEN = {"road_ids", "linked_layer", "linked_fid", "village_code", "lane_id", "road_id", "factors", "parameters"}
 
 
 def readable_value(layer_id: str, name: str, value: Any) -> str:
@@ -33,6 +35,10 @@ def readable_value(layer_id: str, name: str, value: Any) -> str:
             return str(value)
     if isinstance(value, bool):
         return "是" if value else "否"
+    if isinstance(value, list) and value:
+        (item,) = get_args(layer.properties.model_fields[name].annotation) or (None,)
+        if isinstance(item, type) and issubclass(item, Labeled):
+            return "、".join(item(v).label for v in value)
     if name == "substances":
         return "；".join(f"{s.get('name')} {s.get('quantity_t'):g} t" for s in value) or "—"
     if isinstance(value, float):
@@ -109,6 +115,9 @@ def popup_html(
     for title, value in attribute_rows(layer_id, props):
         parts.append(f"<tr><th>{escape(title)}</th><td>{escape(value)}</td></tr>")
     parts.append("</table>")
+    parts += _factor_rows(props.get("factors"))
+    if props.get("parameters"):
+        parts.append('<div class="om-popup-note">分析结果：所用参数随图层保存（“分析参数”字段）</div>')
     actions = advice(layer_id, props, today=today)
     if actions:
         items = "".join(f"<li>{escape(a)}</li>" for a in actions)
@@ -136,3 +145,22 @@ def popup_html(
         parts.append("</ol>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def _factor_rows(factors: Any) -> list[str]:
+    """A score's factors as a table: what each adds and why, so a planner can check the ranking."""
+    if not factors:
+        return []
+    try:
+        items = json.loads(factors) if isinstance(factors, str) else factors
+    except ValueError:
+        return []
+    rows = ['<div class="om-popup-section">评分构成</div><table class="om-factors">']
+    for item in items:
+        points = float(item.get("points") or 0)
+        rows.append(
+            f"<tr><th>{escape(str(item.get('label', item.get('factor', ''))))}</th>"
+            f"<td>{points:+g}</td><td>{escape(str(item.get('reason', '')))}</td></tr>"
+        )
+    rows.append("</table>")
+    return rows

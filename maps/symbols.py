@@ -12,7 +12,16 @@ from datetime import date
 from typing import Any, Literal
 
 from layers import LAYERS, Layer
-from layers.vocab import AdminClass, HazardStatus, LaneStatus, ResourceKind, RiskLevel, Severity, SpotClass
+from layers.vocab import (
+    AdminClass,
+    DensityLevel,
+    HazardStatus,
+    LaneStatus,
+    ResourceKind,
+    RiskLevel,
+    Severity,
+    SpotClass,
+)
 
 Shape = Literal["circle", "line", "area", "icon"]
 
@@ -187,6 +196,22 @@ SYMBOLS: dict[str, Symbol] = {
             category=_field("grade"),
             weight=8,
             fill_opacity=0.35,
+        ),
+        Symbol(
+            "crash_density",
+            "line",
+            {d.value: LAYERS["crash_density"].style.colors[d.value] for d in DensityLevel},
+            {d.value: f"事故核密度：{d.label}" for d in DensityLevel},
+            category=_field("level"),
+            weight=5,
+        ),
+        Symbol(
+            "treatment_plan",
+            "circle",
+            {"planned": "#54278f", "candidate": "#bcbddc"},
+            {"planned": "千灯万带：纳入本期计划", "candidate": "千灯万带：候选路口（预算外）"},
+            category=lambda p: "planned" if p.get("planned") else "candidate",
+            radius=8,
         ),
         Symbol(
             "risk_sources",

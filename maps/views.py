@@ -67,7 +67,7 @@ VIEWS: dict[str, View] = {
             "town",
             "镇域安全风险一张图",
             "镇安全生产办公室",
-            (*_all(), Overlay("accidents", heat=True, visible=False)),
+            (*_all({"crash_density"}), Overlay("accidents", heat=True, visible=False)),
         ),
         View(
             "planner",
@@ -76,7 +76,9 @@ VIEWS: dict[str, View] = {
             (
                 Overlay("villages"),
                 Overlay("roads"),
+                Overlay("crash_density", visible=False),
                 Overlay("intersections"),
+                Overlay("treatment_plan"),
                 Overlay("accident_segments"),
                 Overlay("accidents"),
                 Overlay("accidents", heat=True, visible=False),

@@ -11,51 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
+from onemap.analyse import analyse_app
+from onemap.common import DataOption, console, data_file, data_path, err, working_copy
 from onemap.settings import DEMO_GPKG
 
 if TYPE_CHECKING:
     from store.users import UserStore
 
 app = typer.Typer(help="onemap 一张图: township safety risk maps — serve, import, export, demo.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
-
-DataOption = Annotated[
-    Path | None,
-    typer.Option("--data", "-d", help="GeoPackage to use (default: $ONEMAP_DATA, else the demo town)"),
-]
-
-
-def _data_path(data: Path | None) -> Path:
-    if data is not None:
-        return data
-    return Path(os.environ.get("ONEMAP_DATA") or DEMO_GPKG)
-
-
-def _data_file(data: Path | None) -> Path:
-    """The file a command works on: --data, else $ONEMAP_DATA, else the demo's working copy; exit 2 when missing."""
-    path = _data_path(data)
-    if not path.exists():
-        err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]  (run `onemap demo` to build the demo town)")
-        raise typer.Exit(2)
-    return _working_copy(path)
-
-
-def _working_copy(path: Path) -> Path:
-    """The shipped demo stays pristine: the service works on a copy of it in the user's data folder."""
-    if path.resolve() != DEMO_GPKG.resolve():
-        return path
-    home = Path(
-        os.environ.get("ONEMAP_HOME") or Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local/share")) / "onemap"
-    )
-    copy = home / DEMO_GPKG.name
-    if not copy.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        shutil.copy(DEMO_GPKG, copy)
-        console.print(f"示例镇工作副本 working copy of the demo town: {copy}  (delete it to start afresh)")
-    return copy
 
 
 @app.command()
@@ -67,7 +31,7 @@ def serve(
     """Serve the OGC API – Features and the domain endpoints over HTTP."""
     import uvicorn
 
-    path = _data_file(data)
+    path = data_file(data)
     os.environ["ONEMAP_DATA"] = str(path)
     console.print(f"onemap serving [bold]{path}[/bold] at http://{host}:{port}/  (API docs: /api.html)")
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, log_level="info")
@@ -99,7 +63,7 @@ def import_(
 
     raise typer.Exit(
         run_import(
-            file, layer, _working_copy(_data_path(data)), crs=crs, skip_invalid=skip_invalid, source_layer=source_layer
+            file, layer, working_copy(data_path(data)), crs=crs, skip_invalid=skip_invalid, source_layer=source_layer
         )
     )
 
@@ -114,7 +78,7 @@ def export(
     """Write a layer to GeoJSON, GeoPackage, XLSX (Chinese headers) or CSV."""
     from exchange.cli import run_export
 
-    raise typer.Exit(run_export(layer, format, out, _data_file(data)))
+    raise typer.Exit(run_export(layer, format, out, data_file(data)))
 
 
 @app.command("map")
@@ -133,7 +97,7 @@ def map_(
     if view not in VIEWS:
         err.print(f"[red]未知视图 / unknown view {view!r}[/red]: use one of {', '.join(VIEWS)}")
         raise typer.Exit(2)
-    path = _data_file(data)
+    path = data_file(data)
     with console.status("读取数据 reading the data…"):
         cat = Catalog.load(open_store(str(path)))
     try:
@@ -181,7 +145,7 @@ def backup(
     """Copy the data file consistently, even while the service is writing to it."""
     from store.gpkg_sql import backup as copy
 
-    path = _data_file(data)
+    path = data_file(data)
     with console.status(f"备份 backing up {path}…"):
         copy(path, out)
     console.print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB), integrity check ok")
@@ -202,7 +166,7 @@ def report_annual(
     from ledger.annual import build
     from store import open_store
 
-    path = _data_file(data)
+    path = data_file(data)
     store = open_store(str(path))
     town = store.info().title.removesuffix("（示例）") or "本镇"
     with console.status("生成年报 building the annual report…"):
@@ -249,7 +213,7 @@ def _users(data: Path | None) -> Iterator[UserStore]:
     """The account store of the data file; a refused change (UserError) is printed and exits 2."""
     from store.users import UserError, UserStore
 
-    store = UserStore(_data_file(data))
+    store = UserStore(data_file(data))
     try:
         yield store
     except UserError as exc:
@@ -304,41 +268,4 @@ def user_passwd(
     console.print(f"{username}: 密码已更新 password changed")
 
 
-analyse_app = typer.Typer(help="Analyses: accident-prone spots and segments.", no_args_is_help=True)
 app.add_typer(analyse_app, name="analyse")
-
-
-@analyse_app.command("blackspots")
-def analyse_blackspots(
-    as_of: Annotated[str | None, typer.Option(help="count the three years before this date (default: today)")] = None,
-    data: DataOption = None,
-) -> None:
-    """Screen the accidents for 事故多发点段 and store them as the accident_segments layer."""
-    from datetime import date
-
-    from analysis.screening import Rules, screen, to_frame
-    from layers import LAYERS
-    from store import open_store
-
-    path = _data_file(data)
-    try:
-        day = date.fromisoformat(as_of) if as_of else date.today()
-    except ValueError:
-        err.print(f"[red]日期应为 YYYY-MM-DD (the date must look like 2026-01-01), got {as_of!r}[/red]")
-        raise typer.Exit(2) from None
-    store = open_store(str(path))
-    accidents = store.read(LAYERS["accidents"])
-    with console.status("筛查事故多发点段 screening…"):
-        findings, unplaced = screen(accidents, store.read(LAYERS["intersections"]), store.read(LAYERS["roads"]), day)
-    rules = Rules()
-    store.replace(LAYERS["accident_segments"], to_frame(findings, accidents, day, rules))
-    for f in findings:
-        where = (
-            f"路口 {f.intersection_fid}" if f.intersection_fid else f"{f.route_code} {f.start_m:.0f}–{f.end_m:.0f} m"
-        )
-        console.print(f"{f.grade} {f.kind}: {where}, 致人伤亡 {f.casualty} 起（死亡事故 {f.fatal} 起）")
-    console.print(
-        f"{len(findings)} found and stored in accident_segments; {len(unplaced)} crashes not placed on a road"
-    )
-    if unplaced:
-        console.print(f"not placed (more than {rules.max_snap_m:g} m from their road): {unplaced}")

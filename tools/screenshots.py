@@ -29,6 +29,19 @@ SHOTS = {
     "village": "/map/village/150525107201",
 }
 
+#: Run on the copy before serving it: `onemap analyse …` arguments.
+ANALYSES = (
+    ("intersections",),
+    ("blackspots", "--as-of", "2026-01-01"),
+    ("nkde", "--as-of", "2026-01-01"),
+    ("plan", "--budget", "300000", "--as-of", "2026-01-01"),
+)
+#: Opens the popup of the first-ranked intersection of the plan, to show its factors.
+PLAN_POPUP = """
+fetch('/map/popup/treatment_plan/1').then(r => r.text()).then(html =>
+  L.popup({ maxWidth: 420 }).setLatLng([42.855749, 120.492833]).setContent(html).openOn(oneMap.map));
+"""
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -51,6 +64,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "demo.gpkg"
         shutil.copy(ROOT / "data" / "demo_town.gpkg", data)
+        for analysis in ANALYSES:  # the planner view shows what the road analyses made of the demo town
+            subprocess.run([sys.executable, "-m", "onemap", "analyse", *analysis, "--data", str(data)], check=True,
+                           stdout=subprocess.DEVNULL)  # fmt: skip
         port = _free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "onemap", "serve", "--port", str(port)],
@@ -72,6 +88,13 @@ def main() -> None:
                     page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
                     page.goto(base + path)
                     _wait_ready(page)
+                    if name == "planner":
+                        page.evaluate("oneMap.map.setView([42.8557, 120.4928], 15, { animate: false })")
+                        _wait_ready(page, 1)
+                        page.locator(".leaflet-interactive").first.wait_for()
+                        page.evaluate(PLAN_POPUP)
+                        page.locator(".om-factors").wait_for()
+                        page.wait_for_timeout(300)
                     if name == "emergency":
                         count = int(page.evaluate("Number(document.body.dataset.omReady)"))
                         page.evaluate("oneMap.map.setView([42.846, 120.548], 15, { animate: false })")

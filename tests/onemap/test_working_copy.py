@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from onemap.cli import _working_copy
+from onemap.common import working_copy
 from onemap.settings import DEMO_GPKG
 
 
-def test_the_demo_is_served_from_a_working_copy(tmp_path, monkeypatch):
+def test_the_demo_is_served_from_aworking_copy(tmp_path, monkeypatch):
     monkeypatch.setenv("ONEMAP_HOME", str(tmp_path / "home"))
-    copy = _working_copy(DEMO_GPKG)
+    copy = working_copy(DEMO_GPKG)
     assert copy == tmp_path / "home" / DEMO_GPKG.name and copy.read_bytes() == DEMO_GPKG.read_bytes()
     copy.write_bytes(b"edited")
-    assert _working_copy(DEMO_GPKG).read_bytes() == b"edited"  # an existing copy is kept, with its ledger
+    assert working_copy(DEMO_GPKG).read_bytes() == b"edited"  # an existing copy is kept, with its ledger
     other = tmp_path / "mine.gpkg"
-    assert _working_copy(other) == other
+    assert working_copy(other) == other

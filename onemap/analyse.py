@@ -1,0 +1,219 @@
+"""`onemap analyse …`: the road-safety analyses from the command line, each stored as its layer with its parameters."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from onemap.common import DataOption, console, data_file, err
+
+analyse_app = typer.Typer(
+    help="Analyses: intersections, accident-prone spots and segments, crash density, the lights-and-belts plan.",
+    no_args_is_help=True,
+)
+
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="count the three years before this date, YYYY-MM-DD (default: today)")
+]
+
+
+def _day(as_of: str | None) -> date:
+    try:
+        return date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        err.print(f"[red]日期应为 YYYY-MM-DD (the date must look like 2026-01-01), got {as_of!r}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _store(data: Path | None):
+    from store import open_store
+
+    return open_store(str(data_file(data)))
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]{message}[/red]")
+    return typer.Exit(2)
+
+
+@analyse_app.command("intersections")
+def intersections(
+    roads: Annotated[
+        Path | None,
+        typer.Option(
+            help="road lines from another file (Shapefile, GeoPackage, GeoJSON, OSM .osm/.pbf); default: "
+            "the roads layer"
+        ),  # fmt: skip
+    ] = None,
+    consolidate_m: Annotated[float, typer.Option(help="junction nodes this close are one intersection")] = 15.0,
+    snap_m: Annotated[float, typer.Option(help="a dangling road end this close to another road joins it")] = 2.0,
+    crs: Annotated[str | None, typer.Option(help="CRS of --roads when the file declares none, e.g. 4549")] = None,
+    data: DataOption = None,
+) -> None:
+    """Extract the at-grade intersections from the road lines and store them as the intersections layer."""
+    from analysis import runs
+    from analysis.intersections import ExtractRules
+    from geo.network import NetworkParams
+
+    try:
+        rules = ExtractRules(network=NetworkParams(snap_m=snap_m, consolidate_m=consolidate_m))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    store = _store(data)
+    lines = _read_roads(roads, crs) if roads else None
+    with console.status("提取平交路口 extracting intersections…"):
+        extraction = runs.intersections(store, rules, lines)
+    report = extraction.report
+    table = Table(title="农村公路平交路口提取 intersection extraction")
+    table.add_column("项目 item")
+    table.add_column("数量 count", justify="right")
+    for label, value in (
+        ("道路 road lines", report["roads"]),
+        ("路口节点（合并前） junction nodes before consolidation", report["junction_nodes"]),
+        (f"路口（{consolidate_m:g} m 内合并） intersections", report["intersections"]),
+        ("与已调查路口对应 matched surveyed", report["surveyed_matched"]),
+        ("新发现 new", report["new"]),
+        ("已调查但路网中未找到（保留） surveyed, not found (kept)", len(report["surveyed_not_found"])),
+        ("视距三角形内有建筑 sight triangle obstructed", report["sight_obstructed"]),
+        ("需坡改平 steep minor approach (坡改平)", report["slope_fix_needed"]),
+    ):
+        table.add_row(label, str(value))
+    console.print(table)
+    for line in extraction.repairs:
+        console.print(f"  · {line}")
+    if report["surveyed_not_found"]:
+        console.print(f"已调查但未在路网中找到的路口 surveyed but not found: {report['surveyed_not_found']}")
+
+
+def _read_roads(path: Path, crs: str | None):
+    """Road lines from any file a county or OSM gives, in lon/lat (GBK Shapefiles and zips read as on import)."""
+    import geopandas as gpd
+
+    from exchange.errors import ExchangeError
+    from exchange.osm import read_osm_roads
+    from exchange.readers import read_source
+    from geo.crs import parse_crs
+
+    if not path.exists():
+        raise _fail(f"文件不存在 / no such file: {path}")
+    try:
+        if path.name.lower().endswith((".osm", ".pbf")):
+            return read_osm_roads(path)
+        table = read_source(path)
+        frame = gpd.GeoDataFrame(table.records, geometry=table.geometries, crs=table.crs or (crs and parse_crs(crs)))
+    except (ExchangeError, ValueError) as exc:
+        raise _fail(f"无法读取道路文件 cannot read {path}: {exc}") from None
+    if frame.crs is None:
+        raise _fail(f"{path}: 文件没有坐标系 (no CRS): name it with --crs, e.g. --crs 4549")
+    return frame.to_crs(4326)
+
+
+@analyse_app.command("blackspots")
+def blackspots(as_of: AsOfOption = None, data: DataOption = None) -> None:
+    """Screen the accidents for 事故多发点段 and store them as the accident_segments layer."""
+    from analysis import runs
+    from layers.vocab import SpotClass, SpotKind
+
+    day = _day(as_of)
+    with console.status("筛查事故多发点段 screening…"):
+        result, _ = runs.blackspots(_store(data), day)
+    for f in result.findings:
+        where = (
+            f"路口 {f.intersection_fid}" if f.intersection_fid else f"{f.route_code} {f.start_m:.0f}–{f.end_m:.0f} m"
+        )
+        eb = f"，EB 超额 {f.eb_excess:.2f} 起/年" if f.eb_excess is not None else ""
+        console.print(
+            f"{SpotClass(f.grade).label}{SpotKind(f.kind).label}: {where}, 致人伤亡 {f.casualty} 起"
+            f"（死亡事故 {f.fatal} 起）{eb}"
+        )
+    console.print(
+        f"{len(result.findings)} found and stored in accident_segments; "
+        f"{len(result.unplaced)} crashes not placed on a road"
+    )
+    for u in result.unplaced:
+        console.print(f"  · 事故 {u.fid}: {u.detail}")
+    for note in result.notes:
+        console.print(f"  note: {note}")
+
+
+@analyse_app.command("nkde")
+def nkde(
+    as_of: AsOfOption = None,
+    lixel_m: Annotated[float, typer.Option(help="length of the road pieces the density is given for (m)")] = 50.0,
+    bandwidth_m: Annotated[float, typer.Option(help="kernel bandwidth along the roads (m)")] = 300.0,
+    kernel: Annotated[str, typer.Option(help="quartic, triangular, uniform or epanechnikov")] = "quartic",
+    method: Annotated[str, typer.Option(help="simple, or discontinuous (splits at junctions)")] = "simple",
+    data: DataOption = None,
+) -> None:
+    """Network kernel density of the crashes along the roads, stored as the crash_density layer."""
+    from analysis import runs
+    from analysis.nkde import KdeParams
+
+    try:
+        params = KdeParams(lixel_m=lixel_m, bandwidth_m=bandwidth_m, kernel=kernel, method=method)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    day = _day(as_of)
+    store = _store(data)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("事故核密度 crash density", total=None)
+        run = runs.crash_density(store, day, params, progress=lambda done, total: bar.update(task, completed=done,
+                                                                                           total=total))  # fmt: skip
+    per_km = run.result.density_per_km
+    console.print(
+        f"{run.crashes} crashes, {len(per_km)} lixels of {lixel_m:g} m; {len(run.frame)} with crashes within "
+        f"{bandwidth_m:g} m stored in crash_density; peak {per_km.max() if len(per_km) else 0:.2f} crashes/km"
+    )
+    if run.unplaced:
+        console.print(f"not placed (more than {params.max_snap_m:g} m from every road): {run.unplaced}")
+
+
+@analyse_app.command("plan")
+def plan(
+    budget: Annotated[float, typer.Option(help="the money available, yuan")],
+    as_of: AsOfOption = None,
+    xlsx: Annotated[Path | None, typer.Option(help="write the plan as an Excel workbook here")] = None,
+    geojson: Annotated[Path | None, typer.Option(help="write the plan as GeoJSON here")] = None,
+    data: DataOption = None,
+) -> None:
+    """Score the candidate intersections and choose "千灯万带" measures within the budget (treatment_plan layer)."""
+    from analysis import runs
+    from analysis.plan_export import plan_geojson, plan_workbook
+
+    day = _day(as_of)
+    try:
+        with console.status("评分并编制计划 scoring and planning…"):
+            run = runs.treatment_plan(_store(data), budget, day)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    table = Table(title=f"千灯万带整治计划 (预算 {budget:,.0f} 元)")
+    for column in ("排序", "路口", "措施", "费用(元)", "每年减少事故(起)"):
+        table.add_column(column)
+    for item in run.plan.items:
+        table.add_row(
+            str(item.rank),
+            item.name,
+            "、".join(item.measure_labels),
+            f"{item.cost_yuan:,.0f}",
+            f"{item.crashes_avoided_per_year:.2f}",
+        )
+    console.print(table)
+    console.print(
+        f"{len(run.priorities)} candidates scored; {len(run.plan.items)} planned for "
+        f"{run.plan.total_cost_yuan:,.0f} yuan, avoiding about {run.plan.total_crashes_avoided_per_year:.2f} "
+        "injury or fatal crashes a year"
+    )
+    for note in run.plan.notes:
+        console.print(f"  note: {note}")
+    if xlsx:
+        xlsx.write_bytes(plan_workbook(run.plan, run.priorities))
+        console.print(f"wrote {xlsx}")
+    if geojson:
+        geojson.write_text(plan_geojson(run.plan), encoding="utf-8")
+        console.print(f"wrote {geojson}")
