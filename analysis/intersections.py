@@ -1,10 +1,10 @@
 """At-grade intersections (农村公路平交路口) extracted from any road-line layer, with what a planner needs of each.
 
-The geometry comes from `geo.network` (noding, snapping, consolidation). This module adds the road-safety reading:
-which route classes meet (GB/T 917-2017 prefixes, domain.md §1.2), the major and minor approaches, skew, whether the
-junction lies in a built-up settlement (穿镇), how far the nearest school, market and village centre are, whether a
-building stands in a sight triangle (GB 14886-2016 §5.1.1.3), and whether a minor approach climbs into the major road
-too steeply (坡改平, domain.md §1.2) where the roads carry survey grades.
+The geometry comes from `geo.network` (noding, snapping) and `geo.junctions` (consolidation). This module adds the
+road-safety reading: which route classes meet (GB/T 917-2017 prefixes, domain.md §1.2), the major and minor
+approaches, skew, whether the junction lies in a built-up settlement (穿镇), how far the nearest school, market
+and village centre are, whether a building stands in a sight triangle (GB 14886-2016 §5.1.1.3), and whether a minor
+approach climbs into the major road too steeply (坡改平, domain.md §1.2) where the roads carry survey grades.
 
 Surveyed intersections already in the layer keep their id, name and treatment (signal, flashing light, belts): the
 road network cannot tell those. A surveyed intersection the network does not find is kept and reported, never lost.
@@ -25,7 +25,8 @@ from shapely.geometry import Point
 
 from analysis.sight import SightRules, obstructing, stopping_sight_m, triangles
 from geo.crs import LOCAL_METRIC, WGS84, transform_geometries
-from geo.network import NetworkParams, build_network, find_junctions
+from geo.junctions import find_junctions
+from geo.network import NetworkParams, build_network
 from layers import LAYERS
 from layers.frames import frame_from_properties, properties_of
 from layers.vocab import BuildingUse

@@ -16,7 +16,8 @@ from scene import AS_OF, ORIGIN, bearer, lonlat
 from shapely.geometry import LineString, Point
 from typer.testing import CliRunner
 
-from analysis.screening import RoadNetwork, Rules, grade, run_screening, screen
+from analysis.routes import Routes
+from analysis.screening import Rules, grade, run_screening, screen
 from api.main import create_app
 from geo.crs import LOCAL_METRIC, transform_geometries
 from layers import LAYERS
@@ -284,7 +285,7 @@ def _grid_roads(rng: np.random.Generator, k: int = 12, spacing: float = 300.0) -
 def test_snapping_agrees_with_brute_force_on_a_random_network():
     rng = np.random.default_rng(20260101)
     roads = _grid_roads(rng)
-    network = RoadNetwork(roads)
+    network = Routes(roads)
     n = 3000
     road_geoms = transform_geometries(roads.geometry.to_numpy(), "EPSG:4326", LOCAL_METRIC)
     on = rng.integers(0, len(roads), n)  # each crash near a random road, up to 45 m off it in x and y

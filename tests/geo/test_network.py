@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, MultiLineString, Point, Polygon
 
-from geo.network import NetworkParams, build_network, find_junctions
+from geo.junctions import find_junctions
+from geo.network import NetworkParams, build_network
 
 MAIN = LineString([(-100, 0), (100, 0)])  # an east-west main road through the origin
 CROSS = LineString([(0, -100), (0, 100)])  # a north-south road crossing it without a shared vertex

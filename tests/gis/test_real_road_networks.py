@@ -34,7 +34,8 @@ import shapely
 
 from exchange.errors import UnreadableFile
 from exchange.osm import DRIVABLE_HIGHWAYS, is_grade_separated, parse_other_tags, read_osm_roads
-from geo.network import NetworkParams, build_network, find_junctions
+from geo.junctions import find_junctions
+from geo.network import NetworkParams, build_network
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 ROADS = SHARED_DATA / "roads"
