@@ -282,3 +282,52 @@ def test_a_village_official_signs_in_on_the_map_and_sees_their_village_ledger(br
         assert visit.errors == []
     finally:
         visit.close()
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo town after the road analyses, served: the planner view then shows the plan and the density."""
+    data = tmp_path_factory.mktemp("analysed") / "demo.gpkg"
+    shutil.copy(DEMO_GPKG, data)
+    for args in (["plan", "--budget", "300000", "--as-of", "2026-01-01"], ["nkde", "--as-of", "2026-01-01"]):
+        subprocess.run([sys.executable, "-m", "onemap", "analyse", *args, "--data", str(data)], check=True,
+                       capture_output=True)  # fmt: skip
+    with running_service(data) as url:
+        yield url
+
+
+def test_the_planner_sees_each_factor_of_the_top_ranked_intersection(browser, analysed):
+    visit = Visit(browser, analysed + "/map/planner")
+    page = visit.page
+    try:
+        top = httpx.get(analysed + "/analysis/plan").json()["candidates"][0]
+        lon, lat = httpx.get(analysed + f"/collections/treatment_plan/items/{top['fid']}").json()["geometry"][
+            "coordinates"
+        ]
+        density = page.evaluate("oneMap.overlays.findIndex(o => o.spec.layer === 'crash_density')")
+        assert density >= 0 and page.evaluate(f"oneMap.overlays[{density}].visible") is False  # on demand only
+        # Only the plan on the map, as a planner would switch the others off in the layer control.
+        page.evaluate("oneMap.overlays.filter(o => o.spec.layer !== 'treatment_plan')"
+                      ".forEach(o => oneMap.map.removeLayer(o.group))")  # fmt: skip
+        count = visit.ready_count
+        page.evaluate(f"oneMap.map.setView([{lat}, {lon}], 17, {{ animate: false }})")
+        visit.wait_ready(after=count)
+        box = page.evaluate(
+            f"""() => {{
+              const p = oneMap.map.latLngToContainerPoint(L.latLng({lat}, {lon}));
+              const box = oneMap.map.getContainer().getBoundingClientRect();
+              return [box.left + p.x, box.top + p.y];
+            }}"""
+        )
+        page.mouse.click(*box)
+        factors = page.locator(".leaflet-popup-content .om-factors")
+        factors.wait_for(timeout=10_000)
+        text = factors.inner_text()
+        for label in ("主路等级与限速", "3年事故", "GB 14886事故条件", "视距三角形受阻", "穿镇"):
+            assert label in text
+        assert "千灯万带整治计划" in page.locator(".leaflet-popup-content .om-popup-kind").inner_text()
+        assert "黄闪警示灯" in page.locator(".leaflet-popup-content").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "map-planner-plan-popup.png"))
+        assert visit.errors == []
+    finally:
+        visit.close()
