@@ -71,7 +71,11 @@ def geometry_column(db: sqlite3.Connection, table: str) -> str | None:
 
 
 def replace_rows(db: sqlite3.Connection, layer: Layer, frame: gpd.GeoDataFrame, description: str | None) -> None:
-    """Rewrite every row of the layer's table in one transaction: all or nothing, the R-tree kept in step."""
+    """Rewrite every row of the layer's table in one transaction: all or nothing, the R-tree kept in step.
+
+    The table's extent is updated; its description only when one is given (a file's own note, such as the demo's
+    "synthetic data", stays).
+    """
     table = layer.id
     geom = geometry_column(db, table)
     fields = list(layer.fields)
@@ -96,8 +100,8 @@ def replace_rows(db: sqlite3.Connection, layer: Layer, frame: gpd.GeoDataFrame, 
         db.executemany(f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})', rows)
         db.execute(
             "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), min_x = ?, min_y = ?, "
-            "max_x = ?, max_y = ?, identifier = ?, description = ? WHERE table_name = ?",
-            (*(None if b is None else float(b) for b in bounds), layer.title, description or layer.description, table),
+            "max_x = ?, max_y = ?, description = coalesce(?, description) WHERE table_name = ?",
+            (*(None if b is None else float(b) for b in bounds), description, table),
         )
         db.execute("COMMIT")
     except BaseException:
