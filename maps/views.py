@@ -67,7 +67,7 @@ VIEWS: dict[str, View] = {
             "town",
             "镇域安全风险一张图",
             "镇安全生产办公室",
-            (*_all({"crash_density"}), Overlay("accidents", heat=True, visible=False)),
+            (*_all({"crash_density", "treatment_plan"}), Overlay("accidents", heat=True, visible=False)),
         ),
         View(
             "planner",

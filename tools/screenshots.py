@@ -29,13 +29,6 @@ SHOTS = {
     "village": "/map/village/150525107201",
 }
 
-#: Run on the copy before serving it: `onemap analyse …` arguments.
-ANALYSES = (
-    ("intersections",),
-    ("blackspots", "--as-of", "2026-01-01"),
-    ("nkde", "--as-of", "2026-01-01"),
-    ("plan", "--budget", "300000", "--as-of", "2026-01-01"),
-)
 #: Opens the popup of the first-ranked intersection of the plan, to show its factors.
 PLAN_POPUP = """
 fetch('/map/popup/treatment_plan/1').then(r => r.text()).then(html =>
@@ -64,9 +57,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "demo.gpkg"
         shutil.copy(ROOT / "data" / "demo_town.gpkg", data)
-        for analysis in ANALYSES:  # the planner view shows what the road analyses made of the demo town
-            subprocess.run([sys.executable, "-m", "onemap", "analyse", *analysis, "--data", str(data)], check=True,
-                           stdout=subprocess.DEVNULL)  # fmt: skip
         port = _free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "onemap", "serve", "--port", str(port)],

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -37,6 +39,10 @@ from store.geopackage import GeoPackageStore
 
 DEFAULT_SEED = 20201
 TITLE = "义隆永镇（示例）"
+#: The analyses shipped with the demo count the three full years before this day (the planted black-spot window).
+ANALYSED_ON = date(2026, 1, 1)
+#: [K] the demo's lights-and-belts budget, yuan.
+DEMO_BUDGET_YUAN = 300_000
 AREA = "内蒙古自治区通辽市奈曼旗（合成示例镇 synthetic sample town）"
 
 
@@ -179,8 +185,35 @@ def _write(town: Town, path: Path, progress: Progress) -> dict[str, int]:
             store.replace(layer, frame, description=f"{layer.description} {SYNTHETIC_NOTICE}")
             counts[layer.id] = len(features)
             progress.advance(task)
+        progress.update(task, description="分析 analysing")
+        counts.update(_analyse(store))
         store.set_info(DatasetInfo(title=TITLE, synthetic=True, notice=SYNTHETIC_NOTICE, area=AREA))
+        _single_file(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return counts
+
+
+def _analyse(store: GeoPackageStore) -> dict[str, int]:
+    """Run the road analyses as a planner would, so the demo's planner view opens with results to look at.
+
+    Intersections are extracted (their surveyed ids and treatment kept), then screened, the crash density and the
+    lights-and-belts plan made, all as of ANALYSED_ON; the layers they write are ordinary derived layers.
+    """
+    from analysis import runs  # the analyses read the layers just written
+
+    runs.intersections(store)
+    _, segments = runs.blackspots(store, ANALYSED_ON)
+    density = runs.crash_density(store, ANALYSED_ON)
+    plan = runs.treatment_plan(store, DEMO_BUDGET_YUAN, ANALYSED_ON)
+    return {"accident_segments": len(segments), "crash_density": len(density.frame), "treatment_plan": len(plan.frame)}
+
+
+def _single_file(path: Path) -> None:
+    """Back to a rollback journal, so the shipped file is one self-contained file that opens read-only too."""
+    db = sqlite3.connect(path)
+    try:
+        db.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        db.close()

@@ -21,6 +21,7 @@ from analysis.screening import Rules, grade, run_screening, screen
 from api.main import create_app
 from geo.crs import LOCAL_METRIC, transform_geometries
 from layers import LAYERS
+from layers.frames import empty_frame
 from onemap.cli import app
 from onemap.settings import DEMO_GPKG, Settings
 from store import GeoPackageStore
@@ -131,6 +132,7 @@ def test_onemap_analyse_blackspots_stores_the_layer_with_its_parameters(tmp_path
 def test_the_screening_over_http_is_run_by_the_town_office_and_served_at_once(tmp_path):
     data = tmp_path / "town.gpkg"
     shutil.copy(DEMO_GPKG, data)
+    GeoPackageStore(data).replace(LAYERS["accident_segments"], empty_frame(LAYERS["accident_segments"]))
     users = UserStore(data)
     users.add("admin", "admin password", "admin")
     users.add("viewer", "viewer password", "emergency")
