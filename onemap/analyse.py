@@ -103,14 +103,32 @@ def _read_roads(path: Path, crs: str | None):
         raise _fail(f"文件不存在 / no such file: {path}")
     try:
         if path.name.lower().endswith((".osm", ".pbf")):
-            return read_osm_roads(path)
+            return _inside_area(read_osm_roads(path), path)
         table = read_source(path)
         frame = gpd.GeoDataFrame(table.records, geometry=table.geometries, crs=table.crs or (crs and parse_crs(crs)))
     except (ExchangeError, ValueError) as exc:
         raise _fail(f"无法读取道路文件 cannot read {path}: {exc}") from None
     if frame.crs is None:
         raise _fail(f"{path}: 文件没有坐标系 (no CRS): name it with --crs, e.g. --crs 4549")
-    return frame.to_crs(4326)
+    return _inside_area(frame.to_crs(4326), path)
+
+
+def _inside_area(frame, path: Path):
+    """The roads, when every one lies in the service area; otherwise a clear refusal (wrong CRS, wrong file)."""
+    import shapely
+
+    from onemap.settings import get_settings
+
+    area = shapely.box(*get_settings().region_bbox)
+    outside = int((~frame.geometry.intersects(area)).sum())
+    if outside:
+        west, south, east, north = frame.total_bounds
+        raise _fail(
+            f"{path.name}: {outside} 条道路不在服务区域内 ({outside} of {len(frame)} roads lie outside the service "
+            f"area {get_settings().region_bbox}; the file spans {west:.3f},{south:.3f} – {east:.3f},{north:.3f}): "
+            "check the file's CRS (--crs) or set ONEMAP_REGION_BBOX"
+        )
+    return frame
 
 
 @analyse_app.command("blackspots")

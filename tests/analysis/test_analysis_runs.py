@@ -61,6 +61,10 @@ def test_intersections_from_another_road_file(data, tmp_path):
     new = stored[stored["name"] == "东西路与南北路交叉口"]
     assert len(new) == 1 and new.iloc[0]["legs"] == 4 and new.iloc[0]["major_class"] == "X"
     assert len(stored) == 280  # the surveyed ones are kept: none of them lies on these two roads
+    roads.translate(xoff=-94.0, yoff=18.0).to_file(tmp_path / "kotka.geojson")  # another country: refused
+    far = _run("intersections", "--roads", str(tmp_path / "kotka.geojson"), "--data", str(data))
+    assert far.exit_code == 2 and "outside the service area" in far.output
+    assert len(GeoPackageStore(data).read(LAYERS["intersections"])) == 280  # and nothing written
     (tmp_path / "broken.geojson").write_text("{not json", encoding="utf-8")
     assert _run("intersections", "--roads", str(tmp_path / "broken.geojson"), "--data", str(data)).exit_code == 2
     assert _run("intersections", "--roads", str(tmp_path / "missing.shp"), "--data", str(data)).exit_code == 2
