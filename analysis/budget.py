@@ -18,8 +18,8 @@ import dataclasses
 import itertools
 import math
 import numbers
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -165,6 +165,45 @@ class BudgetRules:
             if t.code == code:
                 return t
         raise ValueError(f"unknown measure {code!r}; known: {[t.code for t in self.treatments]}")
+
+
+def local_rules(
+    costs: Mapping[str, float] | None = None,
+    cmfs: Mapping[str, float] | None = None,
+    measures: Sequence[str] | None = None,
+    base: BudgetRules = BudgetRules(),
+) -> BudgetRules:
+    """The rules with the planner's own unit costs and CMFs (their source says so), and the measures on offer."""
+    costs, cmfs = dict(costs or {}), dict(cmfs or {})
+    known = {t.code for t in base.treatments}
+    unknown = sorted((set(costs) | set(cmfs) | set(measures or ())) - known)
+    if unknown:
+        raise ValueError(f"unknown measure(s) {unknown}; known: {sorted(known)}")
+    treatments = tuple(
+        replace(
+            t,
+            unit_cost_yuan=float(costs.get(t.code, t.unit_cost_yuan)),
+            cost_source="planner's local figure" if t.code in costs else t.cost_source,
+            cmf=float(cmfs.get(t.code, t.cmf)),
+            cmf_source="planner's local figure" if t.code in cmfs else t.cmf_source,
+        )
+        for t in base.treatments
+    )
+    return replace(base, treatments=treatments, measures=tuple(measures) if measures else base.measures)
+
+
+def parse_settings(items: Sequence[str], what: str) -> dict[str, float]:
+    """`code=value` pairs as typed on a command line or in a query (`flashing_light=18000`) into a dict."""
+    out = {}
+    for item in items:
+        code, sep, value = item.partition("=")
+        try:
+            out[code.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not code.strip():
+            raise ValueError(f"{what} {item!r}: write measure=number, e.g. flashing_light=18000")
+    return out
 
 
 @dataclass(frozen=True)

@@ -196,18 +196,34 @@ def nkde(
 def plan(
     budget: Annotated[float, typer.Option(help="the money available, yuan")],
     as_of: AsOfOption = None,
+    cost: Annotated[
+        list[str] | None, typer.Option(help="a local unit cost, measure=yuan (repeat), e.g. flashing_light=18000")
+    ] = None,
+    cmf: Annotated[
+        list[str] | None, typer.Option(help="a local crash modification factor, measure=CMF (repeat)")
+    ] = None,
+    measures: Annotated[str | None, typer.Option(help="only these measures, comma-separated (default: all)")] = None,
     xlsx: Annotated[Path | None, typer.Option(help="write the plan as an Excel workbook here")] = None,
     geojson: Annotated[Path | None, typer.Option(help="write the plan as GeoJSON here")] = None,
     data: DataOption = None,
 ) -> None:
-    """Score the candidate intersections and choose "千灯万带" measures within the budget (treatment_plan layer)."""
+    """Score the candidate intersections and choose "千灯万带" measures within the budget (treatment_plan layer).
+
+    Measures: flashing_light, speed_belts (per minor approach), signs_markings, slope_fix, sight_clearing.
+    """
     from analysis import runs
+    from analysis.budget import local_rules, parse_settings
     from analysis.plan_export import plan_geojson, plan_workbook
 
     day = _day(as_of)
     try:
+        rules = local_rules(
+            parse_settings(cost or [], "--cost"),
+            parse_settings(cmf or [], "--cmf"),
+            [m.strip() for m in measures.split(",") if m.strip()] if measures else None,
+        )
         with console.status("评分并编制计划 scoring and planning…"):
-            run = runs.treatment_plan(_store(data), budget, day)
+            run = runs.treatment_plan(_store(data), budget, day, budget_rules=rules)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     table = Table(title=f"千灯万带整治计划 (预算 {budget:,.0f} 元)")

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from analysis import runs
-from analysis.budget import Plan, plan
+from analysis.budget import BudgetRules, Plan, local_rules, parse_settings, plan
 from analysis.intersections import ExtractRules
 from analysis.nkde import KdeParams
 from analysis.plan_export import plan_geojson, plan_workbook
@@ -34,6 +34,9 @@ router = APIRouter(prefix="/analysis", tags=["analysis 分析"])
 
 AsOf = Annotated[date | None, Query(description="count the three years before this day (default: today)")]
 Budget = Annotated[float, Query(description="the money available, yuan", ge=0)]
+Costs = Annotated[list[str] | None, Query(description="local unit costs, measure=yuan, e.g. flashing_light=18000")]
+Cmfs = Annotated[list[str] | None, Query(description="local crash modification factors, measure=CMF")]
+Measures = Annotated[list[str] | None, Query(description="only these measures (default: all)")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -185,11 +188,18 @@ def get_nkde(cat: CatalogDep, top: Annotated[int, Query(ge=1, le=500)] = 20) -> 
     return {"count": len(frame), "parameters": _parameters(frame), "densest": _records(densest)}
 
 
-def _plan(cat, budget: float, day: date) -> tuple[list, Plan]:
+def _rules(cost: list[str] | None, cmf: list[str] | None, measure: list[str] | None) -> BudgetRules:
+    try:
+        return local_rules(parse_settings(cost or [], "cost"), parse_settings(cmf or [], "cmf"), measure)
+    except ValueError as exc:
+        raise InvalidParameter(str(exc)) from None
+
+
+def _plan(cat, budget: float, day: date, rules: BudgetRules) -> tuple[list, Plan]:
     intersections = cat["intersections"].frame
     priorities = score(intersections, cat["accidents"].frame, day)
     try:
-        return priorities, plan(intersections, priorities, budget)
+        return priorities, plan(intersections, priorities, budget, rules)
     except ValueError as exc:
         raise InvalidParameter(str(exc)) from None
 
@@ -209,13 +219,21 @@ def _plan_json(priorities, chosen: Plan, day: date) -> dict[str, Any]:
 
 @router.post("/plan", summary="Score the candidates, plan 千灯万带 measures within the budget, store the plan")
 def run_plan(
-    cat: CatalogDep, settings: SettingsDep, user: CurrentUser, budget: Budget, as_of: AsOf = None
+    cat: CatalogDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    budget: Budget,
+    as_of: AsOf = None,
+    cost: Costs = None,
+    cmf: Cmfs = None,
+    measure: Measures = None,
 ) -> dict[str, Any]:
     """The treatment_plan layer is replaced: every candidate with its score and factors, the funded ones marked."""
     _town_office(user)
     day = as_of or date.today()
+    rules = _rules(cost, cmf, measure)
     try:
-        run = runs.treatment_plan(_Served(cat, settings), budget, day)
+        run = runs.treatment_plan(_Served(cat, settings), budget, day, budget_rules=rules)
     except ValueError as exc:
         raise InvalidParameter(str(exc)) from None
     return _plan_json(run.priorities, run.plan, day)
@@ -233,10 +251,18 @@ def get_plan(cat: CatalogDep) -> dict[str, Any]:
 
 
 @router.get("/plan.xlsx", summary="A budget plan as an Excel workbook (computed for the given budget)")
-def plan_xlsx(cat: CatalogDep, user: CurrentUser, budget: Budget, as_of: AsOf = None) -> Response:
+def plan_xlsx(
+    cat: CatalogDep,
+    user: CurrentUser,
+    budget: Budget,
+    as_of: AsOf = None,
+    cost: Costs = None,
+    cmf: Cmfs = None,
+    measure: Measures = None,
+) -> Response:
     """Plan, left-out candidates, every candidate's factors, and the parameters with their sources."""
     day = as_of or date.today()
-    priorities, chosen = _plan(cat, budget, day)
+    priorities, chosen = _plan(cat, budget, day, _rules(cost, cmf, measure))
     name = f"qiandeng-wandai-plan-{day.isoformat()}.xlsx"
     return Response(
         plan_workbook(chosen, priorities),
@@ -246,8 +272,16 @@ def plan_xlsx(cat: CatalogDep, user: CurrentUser, budget: Budget, as_of: AsOf = 
 
 
 @router.get("/plan.geojson", summary="A budget plan as GeoJSON (computed for the given budget)")
-def plan_geo(cat: CatalogDep, user: CurrentUser, budget: Budget, as_of: AsOf = None) -> Response:
+def plan_geo(
+    cat: CatalogDep,
+    user: CurrentUser,
+    budget: Budget,
+    as_of: AsOf = None,
+    cost: Costs = None,
+    cmf: Cmfs = None,
+    measure: Measures = None,
+) -> Response:
     """One point per planned intersection with its measures, cost and expected benefit."""
     day = as_of or date.today()
-    _, chosen = _plan(cat, budget, day)
+    _, chosen = _plan(cat, budget, day, _rules(cost, cmf, measure))
     return Response(plan_geojson(chosen), media_type="application/geo+json")

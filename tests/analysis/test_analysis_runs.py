@@ -98,6 +98,14 @@ def test_onemap_analyse_plan_writes_the_layer_and_both_exports(data, tmp_path):
     features = json.loads(geojson.read_text(encoding="utf-8"))["features"]
     assert len(features) == len(planned)
     assert _run("plan", "--budget", "-1", "--data", str(data)).exit_code == 2
+    dear = _run("plan", "--budget", "200000", "--as-of", AS_OF, "--cost", "flashing_light=100000", "--data", str(data))
+    assert dear.exit_code == 0, dear.output  # a light dearer than half the budget: fewer lights in the plan
+    fewer = GeoPackageStore(data).read(LAYERS["treatment_plan"])
+    lights = [m for ms in fewer.loc[fewer["planned"], "measures"] for m in json.loads(ms) if m == "flashing_light"]
+    assert len(lights) <= 2
+    assert "planner's local figure" in fewer["parameters"].iloc[0]
+    for bad in (["--cost", "lights=5"], ["--cmf", "speed_belts"], ["--measures", "bridges"]):
+        assert _run("plan", "--budget", "1000", *bad, "--data", str(data)).exit_code == 2
 
 
 def test_the_analyses_over_http(data):
@@ -129,6 +137,12 @@ def test_the_analyses_over_http(data):
         stored = client.get("/analysis/plan").json()
         assert stored["count"] == plan["candidates"] and stored["candidates"][0]["factors"]
         assert client.post("/analysis/plan?budget=-5", headers=admin).status_code == 400
+        unknown = client.post("/analysis/plan?budget=5000&cost=bridge=5", headers=admin)
+        assert unknown.status_code == 400 and "unknown measure" in unknown.json()["detail"]
+        belts_only = client.get(
+            f"/analysis/plan.geojson?budget=150000&as_of={AS_OF}&measure=speed_belts", headers=viewer
+        ).json()
+        assert {m for f in belts_only["features"] for m in f["properties"]["measures"]} == {"speed_belts"}
         assert client.get("/analysis/plan.xlsx?budget=150000").status_code == 401
         book = client.get(f"/analysis/plan.xlsx?budget=150000&as_of={AS_OF}", headers=viewer)
         assert book.status_code == 200 and book.headers["content-type"].startswith("application/vnd.openxml")
