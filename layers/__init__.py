@@ -7,6 +7,7 @@ from layers.admin import VILLAGES
 from layers.base import SYNTHETIC_NOTICE, Layer, Properties
 from layers.emergency import EMERGENCY_RESOURCES
 from layers.fire import BUILDINGS, FIRE_LANES, OBSTRUCTIONS, OLD_SETTLEMENTS
+from layers.fire_analysis import CUT_OFF, FIRE_CLUSTERS, RESPONSE_BANDS
 from layers.ledger import HAZARDS
 from layers.risk import RISK_SOURCES
 from layers.road_analysis import CRASH_DENSITY, TREATMENT_PLAN
@@ -32,6 +33,9 @@ _DECLARED = (
     RISK_SOURCES,
     FIRE_LANES,
     OBSTRUCTIONS,
+    RESPONSE_BANDS,
+    CUT_OFF,
+    FIRE_CLUSTERS,
     EMERGENCY_RESOURCES,
     HAZARDS,
 )

@@ -267,3 +267,29 @@ class Measure(Labeled):
     SIGNS_MARKINGS = "signs_markings", "让行标志标线"
     SLOPE_FIX = "slope_fix", "坡改平"
     SIGHT_CLEARING = "sight_clearing", "视距三角形清障"
+
+
+class ResponseBand(Labeled):
+    """How soon the first fire engine can arrive (建标152-2017: 5 min; 微型消防站: 3 min)."""
+
+    MIN3 = "3", "3分钟内"
+    MIN5 = "5", "3–5分钟"
+    MIN10 = "10", "5–10分钟"
+    MIN15 = "15", "10–15分钟"
+    MIN30 = "30", "15–30分钟"
+
+
+class CutOffReason(Labeled):
+    """Why a building counts as cut off by a blocked fire lane."""
+
+    UNREACHABLE = "unreachable", "消防车无法到达"
+    BEYOND_STANDARD = "beyond_standard", "到场超出时限"
+
+
+class ClusterSize(Labeled):
+    """How many households a contiguous cluster (连片) holds; ≥ 50 households is the firebreak target in practice."""
+
+    SMALL = "small", "2–9户"
+    MEDIUM = "medium", "10–29户"
+    LARGE = "large", "30–49户"
+    HUGE = "huge", "50户以上"

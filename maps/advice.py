@@ -122,7 +122,24 @@ def _crash_density(p: Props) -> list[str]:
     return []
 
 
+def _cut_off(p: Props) -> list[str]:
+    ids = "、".join(str(i) for i in p.get("obstruction_ids") or [])
+    together = "（须同时清除）" if p.get("needs_several") else ""
+    return [f"清除占用点 {ids}{together}，恢复消防车通道畅通（消防法 第二十八条；拒不改正的依第六十条处罚、强制执行）"]
+
+
+def _fire_cluster(p: Props) -> list[str]:
+    out = ["在连片建筑间设置防火墙或拉开间距，形成防火分隔（GB 50016 表5.2.2；GB 50039）"]
+    if (p.get("length_m") or 0) > 150:
+        out.append("连片长度超过150 m：开辟穿过连片的消防车通道（GB 50016 §7.1.1）")
+    if (p.get("low_grade_buildings") or 0) > 0:
+        out.append("对四级或耐火等级未知的房屋进行耐火改造；更换老化电气线路，配置灭火器")
+    return out
+
+
 ADVICE: dict[str, Callable[[Props], list[str]]] = {
+    "cut_off": _cut_off,
+    "fire_clusters": _fire_cluster,
     "treatment_plan": _treatment,
     "crash_density": _crash_density,
     "accident_segments": _accident_segment,

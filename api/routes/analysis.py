@@ -40,12 +40,13 @@ Measures = Annotated[list[str] | None, Query(description="only these measures (d
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _town_office(user) -> None:
+def town_office(user) -> None:
+    """Only the town office runs analyses: a run replaces layers everyone sees."""
     if user.role != Role.ADMIN:
         raise Forbidden("只有镇安办可以运行分析 (only the town office runs analyses)")
 
 
-class _Served:
+class Served:
     """A run's inputs from the layers being served, its result written through the store and served at once.
 
     Reading the file again would mean GDAL opening it under the service's sqlite3 connections, which two SQLite
@@ -87,12 +88,12 @@ def run_intersections(
     snap_m: Annotated[float, Query(description="a dangling end this close to a road joins it", ge=0)] = 2.0,
 ) -> dict[str, Any]:
     """Noding, snapping and consolidation, then classes, skew, 穿镇, sight triangles and 坡改平 for each."""
-    _town_office(user)
+    town_office(user)
     try:
         rules = ExtractRules(network=NetworkParams(snap_m=snap_m, consolidate_m=consolidate_m))
     except ValueError as exc:
         raise InvalidParameter(str(exc)) from None
-    extraction = runs.intersections(_Served(cat, settings), rules)
+    extraction = runs.intersections(Served(cat, settings), rules)
     return {**extraction.report, "repairs_text": extraction.repairs, "parameters": extraction.parameters}
 
 
@@ -111,9 +112,9 @@ def get_intersections(cat: CatalogDep) -> dict[str, Any]:
 @router.post("/blackspots", summary="Screen the accidents for 事故多发点段 and store the result")
 def run_blackspots(cat: CatalogDep, settings: SettingsDep, user: CurrentUser, as_of: AsOf = None) -> dict[str, Any]:
     """The town office runs it; the accident_segments layer is replaced and served at once."""
-    _town_office(user)
+    town_office(user)
     day = as_of or date.today()
-    result, _ = runs.blackspots(_Served(cat, settings), day)
+    result, _ = runs.blackspots(Served(cat, settings), day)
     return {
         "as_of": day.isoformat(),
         "rules": asdict(Rules()),
@@ -161,13 +162,13 @@ def run_nkde(
     method: Literal["simple", "discontinuous"] = "simple",
 ) -> dict[str, Any]:
     """Every crash of the three years counts once; lixels with any density are stored, in five classes."""
-    _town_office(user)
+    town_office(user)
     try:
         params = KdeParams(lixel_m=lixel_m, bandwidth_m=bandwidth_m, kernel=kernel, method=method)
     except ValueError as exc:
         raise InvalidParameter(str(exc)) from None
     day = as_of or date.today()
-    run = runs.crash_density(_Served(cat, settings), day, params)
+    run = runs.crash_density(Served(cat, settings), day, params)
     per_km = run.result.density_per_km
     return {
         "as_of": day.isoformat(),
@@ -229,11 +230,11 @@ def run_plan(
     measure: Measures = None,
 ) -> dict[str, Any]:
     """The treatment_plan layer is replaced: every candidate with its score and factors, the funded ones marked."""
-    _town_office(user)
+    town_office(user)
     day = as_of or date.today()
     rules = _rules(cost, cmf, measure)
     try:
-        run = runs.treatment_plan(_Served(cat, settings), budget, day, budget_rules=rules)
+        run = runs.treatment_plan(Served(cat, settings), budget, day, budget_rules=rules)
     except ValueError as exc:
         raise InvalidParameter(str(exc)) from None
     return _plan_json(run.priorities, run.plan, day)

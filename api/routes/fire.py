@@ -1,0 +1,133 @@
+"""Fire-safety analyses over HTTP: run and store them (town office), or read any part of them as JSON or XLSX.
+
+The reads compute from the layers the service holds (a second or two for a town), so they always match the data.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Query, Response
+
+from analysis import fire_runs
+from api.auth import CurrentUser
+from api.params import SettingsDep
+from api.routes.analysis import XLSX, AsOf, Served, town_office
+from api.routes.ogc import CatalogDep
+from layers import Layer
+
+router = APIRouter(prefix="/analysis/fire", tags=["analysis 分析"])
+
+
+class _ReadOnly:
+    """The served layers as a run's input, with nothing written: for answers computed on request."""
+
+    def __init__(self, cat) -> None:
+        self.cat = cat
+
+    def read(self, layer: Layer):
+        """The layer as the service holds it."""
+        return self.cat[layer.id].frame.copy()
+
+    def replace(self, layer: Layer, frame) -> None:
+        """Reads never store."""
+
+
+def _now(cat, as_of: date | None) -> fire_runs.FireRun:
+    return fire_runs.fire(_ReadOnly(cat), as_of or date.today())
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table as JSON-ready rows: tuples as lists, NaN as null."""
+    frame = pd.DataFrame(frame).drop(columns="geometry", errors="ignore")
+    text = frame.to_json(orient="records", force_ascii=False, default_handler=str)
+    return json.loads(text)
+
+
+def _summary(run: fire_runs.FireRun) -> dict[str, Any]:
+    cut = run.response.cut_off
+    return {
+        "as_of": run.as_of.isoformat(),
+        "lanes": run.lanes.summary(),
+        "cut_off_buildings": sorted({int(b) for b in cut["building_fid"]}),
+        "cut_off_settlements": run.response.report["cut_off_settlements"],
+        "blockages_to_clear": sorted({int(o) for fids in cut["obstruction_fids"] for o in fids}),
+        "settlements_ranked": [
+            {"fid": int(fid), "name": row["name"], "rank": int(row["rank"]), "score": float(row["score"])}
+            for fid, row in run.separation.settlements.sort_values("rank").iterrows()
+        ],
+        "clusters": len(run.separation.clusters),
+        "stored": {name: len(frame) for name, frame in run.frames.items()},
+    }
+
+
+@router.post("", summary="Run the fire analyses and store response bands, cut-off buildings and clusters")
+def run_fire(cat: CatalogDep, settings: SettingsDep, user: CurrentUser, as_of: AsOf = None) -> dict[str, Any]:
+    """Lanes, who a blockage cuts off, response coverage, fire separation; three derived layers replaced."""
+    town_office(user)
+    return _summary(fire_runs.fire(Served(cat, settings), as_of or date.today()))
+
+
+@router.get("", summary="The fire analyses' findings in brief")
+def get_fire(cat: CatalogDep, as_of: AsOf = None) -> dict[str, Any]:
+    """Blocked lanes, cut-off buildings and settlements with the blockage to clear, settlements ranked."""
+    return _summary(_now(cat, as_of))
+
+
+@router.get("/lanes", summary="Every fire lane: passability, obstructions, dead end, legal basis and party")
+def fire_lanes(cat: CatalogDep, as_of: AsOf = None) -> dict[str, Any]:
+    """Computed from the lanes and obstructions; disagreements with the surveyed status are listed."""
+    run = _now(cat, as_of)
+    return {
+        "lanes": _records(run.lane_table.reset_index()),
+        "spacing_violations": _records(run.lanes.spacing_frame()),
+        "summary": run.lanes.summary(),
+    }
+
+
+@router.get("/cut-off", summary="Buildings a blocked lane cuts off or puts beyond the response standard")
+def cut_off(cat: CatalogDep, as_of: AsOf = None) -> dict[str, Any]:
+    """Each with the time before and after, the standard, and the obstruction whose clearing restores it."""
+    rows = _now(cat, as_of).response.cut_off
+    return {"count": len(rows), "cut_off": _records(rows)}
+
+
+@router.get("/coverage", summary="Share of buildings, people, risk sources and old settlements within each band")
+def coverage(
+    cat: CatalogDep,
+    as_of: AsOf = None,
+    scenario: Annotated[str, Query(pattern="^(blocked|clear)$", description="with today's blockages, or cleared")] = (
+        "blocked"
+    ),
+) -> dict[str, Any]:
+    """Per village and band (cumulative minutes), and the places outside every band."""
+    run = _now(cat, as_of)
+    table = run.response.coverage
+    outside = run.response.outside
+    return {
+        "coverage": _records(table[table["scenario"] == scenario]),
+        "outside": _records(outside[outside["scenario"] == scenario]),
+    }
+
+
+@router.get("/settlements", summary="Old settlements ranked for rectification, with a 一区一策 draft each")
+def settlements(cat: CatalogDep, as_of: AsOf = None) -> dict[str, Any]:
+    """Each factor's points, the explanation, and the draft plan that can be registered in the ledger."""
+    run = _now(cat, as_of)
+    table = run.separation.settlements.sort_values("rank").reset_index()
+    table = table.replace({np.nan: None})
+    return {"settlements": _records(table), "drafts": [d.to_dict() for d in run.separation.drafts]}
+
+
+@router.get(".xlsx", summary="Every fire finding as one Excel workbook")
+def fire_xlsx(cat: CatalogDep, as_of: AsOf = None) -> Response:
+    """Lanes, cut-off buildings, coverage, places outside, settlements ranked, drafts, clusters, block spacing."""
+    run = _now(cat, as_of)
+    name = f"fire-safety-{run.as_of.isoformat()}.xlsx"
+    return Response(
+        fire_runs.workbook(run), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
