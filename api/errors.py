@@ -21,6 +21,10 @@ class InvalidParameter(ValueError):
     """A query parameter that is malformed or not allowed here."""
 
 
+class AlreadyRegistered(ValueError):
+    """The thing asked for is in the ledger already: registering it again would make a duplicate."""
+
+
 class PayloadTooLarge(ValueError):
     """An upload larger than the service accepts."""
 
@@ -41,6 +45,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     PayloadTooLarge: status.HTTP_413_CONTENT_TOO_LARGE,
     ReportNotFound: status.HTTP_404_NOT_FOUND,
     ReportDecided: status.HTTP_409_CONFLICT,
+    AlreadyRegistered: status.HTTP_409_CONFLICT,
 }
 
 

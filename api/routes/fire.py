@@ -11,16 +11,22 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from analysis import fire_runs
 from api.auth import CurrentUser
+from api.catalog import FeatureNotFound
+from api.errors import AlreadyRegistered
 from api.params import SettingsDep
 from api.routes.analysis import XLSX, AsOf, Served, town_office
+from api.routes.ledger import add_to_catalog
 from api.routes.ogc import CatalogDep
 from layers import Layer
+from layers.ledger import HazardProperties
 
 router = APIRouter(prefix="/analysis/fire", tags=["analysis 分析"])
+#: Ledger codes of 一区一策 records: other hazards linked to a settlement (a blocked lane, say) are not plans.
+PLAN_CODE = "YQYC-"
 
 
 class _ReadOnly:
@@ -131,3 +137,58 @@ def fire_xlsx(cat: CatalogDep, as_of: AsOf = None) -> Response:
     return Response(
         fire_runs.workbook(run), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
+
+
+@router.post(
+    "/settlements/{fid}/register",
+    status_code=201,
+    summary="Register a settlement's 一区一策 in the ledger (隐患台账), linked to the settlement",
+)
+def register_plan(fid: int, request: Request, cat: CatalogDep, user: CurrentUser, as_of: AsOf = None) -> dict:
+    """The draft becomes a hazard under rectification tracking: findings, measures, basis, deadline and the village
+    committee as the responsible unit; a settlement with an open 一区一策 already gets 409 and nothing new."""
+    town_office(user)
+    settlements = cat["old_settlements"].frame
+    if fid not in settlements.index:
+        raise FeatureNotFound(f"没有编号为 {fid} 的老旧小区/老旧场所 (no old settlement {fid})")
+    hazards = cat["hazards"].frame
+    open_ = hazards[
+        (hazards["linked_layer"] == "old_settlements")
+        & (hazards["linked_fid"] == fid)
+        & hazards["code"].str.startswith(PLAN_CODE)
+        & ~hazards["status"].isin(["closed", "voided"])
+    ]
+    if len(open_):
+        raise AlreadyRegistered(
+            f"该老旧小区已有未销号的一区一策 {open_['code'].iloc[0]} (settlement {fid} already has an open plan)"
+        )
+    run = _now(cat, as_of)
+    draft = next(d for d in run.separation.drafts if d.linked_fid == fid)
+    villages = cat["villages"].frame.set_index("code")
+    code = draft.village_code or settlements.loc[fid, "village_code"]
+    village = villages.loc[code] if code in villages.index else None
+    point = settlements.geometry.loc[fid].representative_point()
+    props = HazardProperties(
+        code=f"{PLAN_CODE}{fid}-{run.as_of:%Y%m%d}",
+        village_code=code,
+        sector="fire",
+        level="general",
+        description=f"{draft.name}一区一策：{draft.findings_zh}"[:1000],
+        basis=draft.basis[:200],
+        discovered_on=run.as_of,
+        channel="department_inspection",
+        responsible_unit=f"{village['name']}村（居）民委员会" if village is not None else "镇安全生产办公室",
+        responsible_person=str(village["official"]) if village is not None else user.actor[:30],
+        measures=draft.plan_zh[:1000],
+        deadline=draft.deadline,
+        linked_layer="old_settlements",
+        linked_fid=fid,
+    )
+    hazard_fid, _ = request.app.state.ledger.register(props, point.x, point.y, actor=user.actor)
+    add_to_catalog(cat, hazard_fid, props, point)
+    return {
+        "hazard_fid": hazard_fid,
+        "code": props.code,
+        "deadline": props.deadline.isoformat(),
+        "draft": draft.to_dict(),
+    }

@@ -85,3 +85,16 @@ def test_the_fire_analyses_over_http(data):
         assert book.status_code == 200 and "一区一策草案" in openpyxl.load_workbook(BytesIO(book.content)).sheetnames
         popup = client.get("/map/popup/cut_off/1").text
         assert "清除占用点" in popup and "消防站类型" in popup
+
+        admin = bearer(client, "admin", "admin password")
+        path = "/analysis/fire/settlements/1/register?as_of=2026-01-01"
+        assert client.post(path, headers=bearer(client, "viewer", "viewer password")).status_code == 403
+        made = client.post(path, headers=admin)
+        assert made.status_code == 201, made.text
+        hazard = client.get(f"/ledger/hazards/{made.json()['hazard_fid']}", headers=admin).json()
+        assert hazard["properties"]["linked_layer"] == "old_settlements" and hazard["properties"]["linked_fid"] == 1
+        assert hazard["properties"]["sector"] == "fire" and "一区一策" in hazard["properties"]["description"]
+        assert hazard["properties"]["deadline"] == "2027-01-01"
+        again = client.post(path, headers=admin)
+        assert again.status_code == 409 and made.json()["code"] in again.json()["detail"]
+        assert client.post("/analysis/fire/settlements/999/register", headers=admin).status_code == 404
