@@ -16,10 +16,8 @@ lanes and their markings is domain.md §5.4. Every threshold lives in `LaneRules
   the lane is not fully marked.
 - **Dead ends** come from the geometry: an end of a lane that no other lane or road meets within a tolerance. Its
   length runs from the blind end back to the nearest point where another line meets the lane.
-- **Spacing** (§7.1.1, GB 50039: centre-lines inside a block ≤ 160 m apart) is checked as "no point of a block lies
-  farther than 80 m from every road and lane". Blocks are the faces of the noded road + lane network; for each block
-  the largest inscribed circle (lines inside the block, such as dead-end roads, are taken out of the face first) and
-  the building farthest from any line are reported.
+- **Spacing** (§7.1.1, GB 50039: centre-lines inside a block ≤ 160 m apart) is checked by
+  `analysis.block_spacing` over the same roads and lanes, and reported with the lanes.
 
 Input layers are lon/lat (EPSG:4326) GeoDataFrames indexed by fid, as stored; measuring is done in a local metric CRS.
 Spatial lookups go through shapely STRtrees and the geometry work is vectorised, so the cost grows as n log n.
@@ -35,16 +33,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from analysis.block_spacing import SPACING_MEASURES, SpacingViolation, block_spacing, first_per_group, spacing_frame
 from analysis.priority import rule
 from geo.crs import LOCAL_METRIC, WGS84, transform_geometries
-from geo.network import NetworkParams, build_network, run_starts
 from layers import LAYERS
 from layers.vocab import LaneStatus, Marking, ObstructionKind, PartyType
 
-#: How a block is judged against the spacing rule (LaneRules.spacing_measure).
-SPACING_MEASURES = ("inscribed_circle", "farthest_building")
-#: Half-width of the slit a line inside a block cuts into it (metres): thin enough not to move any distance.
-_SLIT_M = 0.01
 #: Working slack on distance comparisons (metres): coordinates pass through lon/lat and back.
 _SLACK_M = 1e-6
 
@@ -269,22 +263,6 @@ class LaneResult:
 
 
 @dataclass(frozen=True)
-class SpacingViolation:
-    """A block with a point farther than half the allowed spacing from every road and lane."""
-
-    block: int  # position of the face among the network's faces (stable for the same input)
-    area_m2: float
-    inscribed_radius_m: float  # farthest any point of the block lies from every road and lane
-    spacing_m: float  # 2 x the radius: the centre-line spacing it amounts to
-    centre: tuple[float, float]  # (lon, lat) of the point farthest from every line
-    buildings: int
-    buildings_beyond: int  # buildings farther than half the allowed spacing from every road and lane
-    farthest_building_fid: int | None
-    farthest_building_m: float | None  # from the footprint to the nearest road or lane
-    geometry: Any  # lon/lat Polygon of the block
-
-
-@dataclass(frozen=True)
 class FireLaneAnalysis:
     """Everything the analysis found, with the rules that produced it."""
 
@@ -404,22 +382,7 @@ class FireLaneAnalysis:
 
     def spacing_frame(self) -> gpd.GeoDataFrame:
         """The blocks too wide for the spacing rule, as lon/lat polygons."""
-        rows = [
-            {
-                "block": v.block,
-                "area_m2": v.area_m2,
-                "inscribed_radius_m": v.inscribed_radius_m,
-                "spacing_m": v.spacing_m,
-                "centre_lon": v.centre[0],
-                "centre_lat": v.centre[1],
-                "buildings": v.buildings,
-                "buildings_beyond": v.buildings_beyond,
-                "farthest_building_fid": v.farthest_building_fid,
-                "farthest_building_m": v.farthest_building_m,
-            }
-            for v in self.spacing
-        ]
-        return gpd.GeoDataFrame(pd.DataFrame(rows), geometry=[v.geometry for v in self.spacing], crs=WGS84)
+        return spacing_frame(self.spacing)
 
 
 # -- the analysis ----------------------------------------------------------------------------------------------------
@@ -447,7 +410,9 @@ def analyse_fire_lanes(
     road_geoms, road_flags = _roads(roads, metric_crs)
     ends = _dead_ends(net, road_geoms, road_flags, rules.connect_tolerance_m)
     lane_results = _lane_results(lanes, net, placed, ends, rules)
-    spacing, checked, outside = _spacing(net, road_geoms, road_flags, buildings, rules, metric_crs)
+    lines = np.concatenate([net.geoms[net.valid_pos], road_geoms])
+    flags = np.concatenate([np.zeros(len(net.valid_pos), bool), road_flags])
+    spacing, checked, outside = block_spacing(lines, flags, *_buildings(buildings, metric_crs), rules, metric_crs)
     return FireLaneAnalysis(
         lanes=lane_results,
         obstructions=placed,
@@ -568,6 +533,14 @@ def _roads(roads: gpd.GeoDataFrame | None, metric_crs: str) -> tuple[np.ndarray,
     return geoms[ok], flags[ok]
 
 
+def _buildings(buildings: gpd.GeoDataFrame | None, metric_crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """Building fids in order and their footprints in metres (None where missing), for the spacing check."""
+    if buildings is None or len(buildings) == 0:
+        return np.empty(0, np.int64), np.empty(0, dtype=object)
+    buildings = buildings.sort_index()
+    return buildings.index.to_numpy().astype(np.int64), _metric(buildings, metric_crs)
+
+
 # -- obstructions ----------------------------------------------------------------------------------------------------
 
 
@@ -598,7 +571,7 @@ def _place(
     if len(rest) and len(lanes.valid_pos):
         (q, c), d = lanes.tree.query_nearest(pts[rest], return_distance=True, all_matches=True)
         c = lanes.valid_pos[c]
-        first = _first(q, d, lanes.fids[c])  # nearest, ties to the smaller fid
+        first = first_per_group(q, d, lanes.fids[c])  # nearest, ties to the smaller fid
         q, c, d = q[first], c[first], d[first]
         near_fid[rest[q]], near_m[rest[q]] = lanes.fids[c], d
         within = d <= max_m + _SLACK_M
@@ -643,12 +616,6 @@ def _place(
             )
         )
     return tuple(out)
-
-
-def _first(group: np.ndarray, *keys: np.ndarray) -> np.ndarray:
-    """Positions of the first row per group after sorting by `keys` (primary first): a vectorised argmin."""
-    order = np.lexsort((*reversed(keys), group))
-    return order[run_starts(group[order])]
 
 
 # -- dead ends -------------------------------------------------------------------------------------------------------
@@ -849,101 +816,3 @@ def _parties(obs: list[PlacedObstruction], rules: LaneRules) -> tuple[Party, ...
         Party(name=name, party_type=kind, obstruction_fids=tuple(sorted(fids)), penalty=penalty_text(kind, rules))
         for (name, kind), fids in sorted(grouped.items())
     )
-
-
-# -- spacing -----------------------------------------------------------------------------------------------------------
-
-
-def _spacing(
-    lanes: _Lanes,
-    roads: np.ndarray,
-    road_flags: np.ndarray,
-    buildings: gpd.GeoDataFrame | None,
-    rules: LaneRules,
-    metric_crs: str,
-) -> tuple[tuple[SpacingViolation, ...], int, int]:
-    """Blocks of the road + lane network wider than the spacing rule allows; also how many were checked."""
-    lines = np.concatenate([lanes.geoms[lanes.valid_pos], roads])
-    if len(lines) == 0:
-        return (), 0, 0 if buildings is None else len(buildings)
-    flags = np.concatenate([np.zeros(len(lanes.valid_pos), bool), road_flags])
-    net = build_network(lines, flags, params=NetworkParams(snap_m=rules.connect_tolerance_m))
-    # Blocks are planar: a bridge bounds the faces below it like any other line, so node everything.
-    edges = shapely.get_parts(shapely.node(shapely.multilinestrings(net.edges)))
-    faces = shapely.get_parts(shapely.polygonize(edges))
-    half = rules.max_spacing_m / 2
-
-    if buildings is not None and len(buildings):
-        buildings = buildings.sort_index()
-        b_geoms = _metric(buildings, metric_crs)
-        b_ok = np.flatnonzero(~shapely.is_missing(b_geoms))
-        b_fids = buildings.index.to_numpy().astype(np.int64)[b_ok]
-        b_geoms = b_geoms[b_ok]
-    else:
-        b_geoms, b_fids = np.empty(0, dtype=object), np.empty(0, np.int64)
-    b_face = np.full(len(b_geoms), -1)
-    if len(b_geoms) and len(faces):
-        q, f = shapely.STRtree(faces).query(shapely.point_on_surface(b_geoms), predicate="intersects")
-        first = _first(q, f)
-        b_face[q[first]] = f[first]
-    outside = int(np.count_nonzero(b_face < 0))
-
-    if rules.spacing_blocks_with_buildings_only:
-        checked = np.unique(b_face[b_face >= 0])
-    else:
-        checked = np.arange(len(faces))
-    if len(checked) == 0:
-        return (), 0, outside
-
-    # Lines inside a block (dead-end roads, lanes ending in it) serve it too: cut them out as thin slits.
-    fc, e = shapely.STRtree(edges).query(faces[checked], predicate="contains")
-    area = faces[checked].copy()
-    if len(fc):
-        order = np.argsort(fc, kind="stable")
-        fc, e = fc[order], e[order]
-        groups, compact = np.unique(fc, return_inverse=True)
-        slits = shapely.buffer(shapely.multilinestrings(edges[e], indices=compact), _SLIT_M)
-        area[groups] = shapely.difference(area[groups], slits)
-    circles = shapely.maximum_inscribed_circle(area, tolerance=rules.inscribed_tolerance_m)
-    radius = shapely.length(circles)
-
-    # Distance of each building in a block to the nearest road or lane; per block the count beyond half the
-    # spacing and the farthest one (ties to the smaller fid).
-    b_dist = np.full(len(b_geoms), np.nan)
-    in_face = np.flatnonzero(b_face >= 0)
-    far_of = np.full(len(faces), -1)
-    if len(in_face):
-        _, b_dist[in_face] = shapely.STRtree(edges).query_nearest(
-            b_geoms[in_face], return_distance=True, all_matches=False
-        )
-        far = in_face[_first(b_face[in_face], -b_dist[in_face], b_fids[in_face])]
-        far_of[b_face[far]] = far
-    count = np.bincount(b_face[in_face], minlength=len(faces))
-    beyond = np.bincount(b_face[in_face][b_dist[in_face] > half], minlength=len(faces))
-
-    if rules.spacing_measure == "inscribed_circle":
-        hit = np.flatnonzero(radius > half)
-    else:
-        hit = np.flatnonzero(beyond[checked] > 0)
-    centres = _lonlat(shapely.get_point(circles[hit], 0), metric_crs)
-    shapes = _lonlat(faces[checked[hit]], metric_crs)
-    out = []
-    for k, c, shape in zip(hit.tolist(), centres, shapes, strict=True):
-        face = int(checked[k])
-        far = far_of[face]
-        out.append(
-            SpacingViolation(
-                block=face,
-                area_m2=round(float(shapely.area(faces[face])), 1),
-                inscribed_radius_m=round(float(radius[k]), 1),
-                spacing_m=round(2 * float(radius[k]), 1),
-                centre=(round(c.x, 6), round(c.y, 6)),
-                buildings=int(count[face]),
-                buildings_beyond=int(beyond[face]),
-                farthest_building_fid=None if far < 0 else int(b_fids[far]),
-                farthest_building_m=None if far < 0 else _num(b_dist[far], 1),
-                geometry=shape,
-            )
-        )
-    out.sort(key=lambda v: (-v.inscribed_radius_m, v.block))
-    return tuple(out), len(checked), outside

@@ -19,9 +19,11 @@ from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
 from analysis.fire_lanes import FireLaneAnalysis, LaneRules, analyse_fire_lanes
-from analysis.fire_response import FireResponse, ResponseParams, fire_response
-from analysis.fire_separation import DEFAULT_RULES, SeparationResult, SeparationRules, analyse
+from analysis.fire_response import FireResponse, fire_response
+from analysis.fire_separation import DEFAULT_RULES, SeparationRules
+from analysis.response_params import ResponseParams
 from analysis.runs import Layers
+from analysis.settlement_plans import SeparationResult, analyse
 from layers import LAYERS
 from layers.frames import frame_from_properties
 from layers.vocab import ClusterSize
@@ -63,7 +65,7 @@ def fire(
     response = fire_response(
         read["roads"], read["fire_lanes"], read["obstructions"], read["emergency_resources"], read["buildings"],
         old_settlements=read["old_settlements"], risk_sources=read["risk_sources"], villages=read["villages"],
-        params=params,
+        lanes=lanes, params=params,
     )  # fmt: skip
     found = analyse(read["buildings"], old_settlements=read["old_settlements"], villages=read["villages"],
                     fire_lanes=read["fire_lanes"], as_of=as_of, rules=separation)  # fmt: skip

@@ -1,7 +1,7 @@
-"""Fire separation between buildings (GB 50016 Table 5.2.2), contiguous clusters (连片) and old settlements ranked.
+"""Fire separation between buildings (GB 50016 Table 5.2.2) and the contiguous clusters (连片) it leaves.
 
 The township plan orders old settlements and contiguous low-grade villages rectified, one plan per area (一区一策).
-This module finds what such a plan starts from:
+This module finds what such a plan starts from (`analysis.settlement_plans` ranks the areas and drafts the plans):
 
 - **Required separation** of every pair of buildings from their fire-resistance grades (domain.md §5.2, GB 50016-2014
   Table 5.2.2): the single/multi-storey block 6 / 7 / 9 / 8 / 10 / 12 m, and the high-rise row 13 / 9 / 11 / 14 m for
@@ -15,9 +15,8 @@ This module finds what such a plan starts from:
   vectorised call per chunk: the work grows as n log n, never with all pairs.
 - **Clusters (连片)**: connected components of the buildings linked by too-close pairs (domain.md §5.3: "count houses
   linked below threshold"), with their households, residents, area, grades, extent and village.
-- **Old buildings and settlements**: old means built on or before the cut-off (domain.md §6, default 2000-12-31).
-  Each old settlement and each village gets its counts, and settlements get a transparent additive score (each
-  factor's points and a Chinese sentence) and a draft 一区一策 record whose measures follow domain.md §5.3 and §6.
+- **Old buildings**: old means built on or before the cut-off (domain.md §6, default 2000-12-31).
+- **Counts per area** (an old settlement, a village): buildings, old ones, pairs, clusters, households, residents.
 
 Every threshold lives in `SeparationRules` with its source; [K] marks judgement to be replaced locally.
 """
@@ -25,8 +24,8 @@ Every threshold lives in `SeparationRules` with its source; [K] marks judgement 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
@@ -41,21 +40,19 @@ from analysis.priority import parameters, rule
 from geo.crs import LOCAL_METRIC, WGS84, transform_geometries
 
 __all__ = [
-    "FACTOR_LABELS",
+    "DEFAULT_RULES",
     "GRADE_CLASSES",
-    "MEASURES",
-    "RectificationDraft",
-    "SeparationResult",
+    "Separation",
     "SeparationRules",
-    "analyse",
-    "draft_plans",
     "find_clusters",
     "grade_classes",
     "high_rise",
     "is_old",
+    "metric_geometries",
     "parameters",
     "required_separation",
     "required_separations",
+    "separate",
     "too_close_pairs",
 ]
 
@@ -341,10 +338,6 @@ def _prepare(buildings: pd.DataFrame, rules: SeparationRules) -> _Buildings:
     )
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (not isinstance(value, str) and pd.isna(value))
-
-
 def _crs_of(frame: pd.DataFrame) -> str:
     crs = getattr(frame, "crs", None)
     if crs is None:
@@ -565,54 +558,96 @@ def find_clusters(
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Areas: old settlements and villages
+# The separation found once, and counted per area
 
 
-def _area_summary(
-    area: np.ndarray,
-    member: np.ndarray,
-    n_areas: int,
-    b: _Buildings,
-    p: _Pairs,
-    cluster: np.ndarray,
-    clusters: pd.DataFrame,
-) -> pd.DataFrame:
-    """Counts per area from (area position, building position) membership pairs; a building may be in several."""
+def metric_geometries(frame: pd.DataFrame) -> np.ndarray:
+    """A layer's geometries in EPSG:4549 metres, from the CRS it declares (lon/lat when none): distances here."""
+    return _metric(frame, _crs_of(frame))
 
-    def per_area(weights: np.ndarray) -> np.ndarray:
-        return np.bincount(area, weights=weights, minlength=n_areas)
 
-    c = cluster[member]
-    in_cluster = c > 0
-    out = pd.DataFrame(
-        {
-            "buildings": np.bincount(area, minlength=n_areas),
-            "dated_buildings": per_area(b.dated[member].astype(float)).astype(np.int64),
-            "old_buildings": per_area(b.old[member].astype(float)).astype(np.int64),
-            "too_close_pairs": _pairs_touching(area, member, p, n_areas),
-            "buildings_in_clusters": per_area(in_cluster.astype(float)).astype(np.int64),
-            "households": per_area(b.residential[member].astype(float)).astype(np.int64),
-            "households_in_clusters": per_area((b.residential[member] & in_cluster).astype(float)).astype(np.int64),
-            "residents": per_area(b.residents[member]).astype(np.int64),
-            "residents_in_clusters": per_area(np.where(in_cluster, b.residents[member], 0.0)).astype(np.int64),
-            "low_grade_buildings": per_area(np.isin(b.grade[member], LOW_GRADES).astype(float)).astype(np.int64),
-        }
-    )
-    touched = pd.DataFrame({"a": area[in_cluster], "c": c[in_cluster]}).drop_duplicates()
-    out["clusters"] = touched.groupby("a").size().reindex(range(n_areas), fill_value=0).to_numpy()
-    largest = touched.groupby("a")["c"].min().reindex(range(n_areas))  # smallest id = largest cluster
-    out["largest_cluster_id"] = largest.astype("Int64").to_numpy()
-    for column in ("buildings", "households", "length_m"):
-        values = clusters[column].reindex(largest.to_numpy()).to_numpy()
-        out[f"largest_cluster_{column}"] = np.where(largest.notna().to_numpy(), values, 0)
-    out["largest_cluster_buildings"] = out["largest_cluster_buildings"].astype(np.int64)
-    out["largest_cluster_households"] = out["largest_cluster_households"].astype(np.int64)
-    total = out["buildings"].to_numpy(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["old_share"] = np.where(total > 0, out["old_buildings"] / total, 0.0)
-        out["cluster_share"] = np.where(total > 0, out["buildings_in_clusters"] / total, 0.0)
-        out["low_grade_share"] = np.where(total > 0, out["low_grade_buildings"] / total, 0.0)
-    return out
+@dataclass
+class Separation:
+    """Pairs too close and the 连片 clusters they make, over the buildings prepared once: what areas count from."""
+
+    buildings: _Buildings
+    pairs: _Pairs
+    cluster: np.ndarray  # cluster id per building position, 0 = in none
+    clusters: gpd.GeoDataFrame  # find_clusters' table
+
+    def building_frame(self, index: pd.Index) -> pd.DataFrame:
+        """Per building (`index` is the layer's): Table 5.2.2 class, high-rise, old, too-close neighbours, cluster."""
+        b, p = self.buildings, self.pairs
+        return pd.DataFrame(
+            {
+                "fire_grade": b.grade,
+                "grade_class": np.asarray(GRADE_CLASSES, dtype=object)[b.klass],
+                "high_rise": b.high,
+                "old": b.old,
+                "too_close_neighbours": np.bincount(np.concatenate([p.i, p.j]), minlength=len(b.fids)),
+                "cluster_id": self.cluster,
+            },
+            index=index,
+        )
+
+    def pairs_frame(self) -> pd.DataFrame:
+        """too_close_pairs' columns plus the cluster_id of each pair."""
+        return _pairs_frame(self.buildings, self.pairs, self.cluster)
+
+    def inside(self, areas: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(area position, building position) for buildings whose point-on-surface lies in an area's polygon."""
+        b = self.buildings
+        polys = metric_geometries(areas)
+        area, member = b.tree().query(polys, predicate="intersects")  # footprints touching: the candidates
+        inside = shapely.intersects(polys[area], shapely.point_on_surface(b.geoms[member]))
+        area, member = area[inside], member[inside]
+        order = np.lexsort((member, area))
+        return area[order].astype(np.intp), member[order].astype(np.intp)
+
+    def counts(self, area: np.ndarray, member: np.ndarray, n_areas: int) -> pd.DataFrame:
+        """Counts per area from (area position, building position) membership pairs; a building may be in several."""
+        b, cluster, clusters = self.buildings, self.cluster, self.clusters
+
+        def per_area(weights: np.ndarray) -> np.ndarray:
+            return np.bincount(area, weights=weights, minlength=n_areas)
+
+        c = cluster[member]
+        in_cluster = c > 0
+        out = pd.DataFrame(
+            {
+                "buildings": np.bincount(area, minlength=n_areas),
+                "dated_buildings": per_area(b.dated[member].astype(float)).astype(np.int64),
+                "old_buildings": per_area(b.old[member].astype(float)).astype(np.int64),
+                "too_close_pairs": _pairs_touching(area, member, self.pairs, n_areas),
+                "buildings_in_clusters": per_area(in_cluster.astype(float)).astype(np.int64),
+                "households": per_area(b.residential[member].astype(float)).astype(np.int64),
+                "households_in_clusters": per_area((b.residential[member] & in_cluster).astype(float)).astype(np.int64),
+                "residents": per_area(b.residents[member]).astype(np.int64),
+                "residents_in_clusters": per_area(np.where(in_cluster, b.residents[member], 0.0)).astype(np.int64),
+                "low_grade_buildings": per_area(np.isin(b.grade[member], LOW_GRADES).astype(float)).astype(np.int64),
+            }
+        )
+        touched = pd.DataFrame({"a": area[in_cluster], "c": c[in_cluster]}).drop_duplicates()
+        out["clusters"] = touched.groupby("a").size().reindex(range(n_areas), fill_value=0).to_numpy()
+        largest = touched.groupby("a")["c"].min().reindex(range(n_areas))  # smallest id = largest cluster
+        out["largest_cluster_id"] = largest.astype("Int64").to_numpy()
+        for column in ("buildings", "households", "length_m"):
+            values = clusters[column].reindex(largest.to_numpy()).to_numpy()
+            out[f"largest_cluster_{column}"] = np.where(largest.notna().to_numpy(), values, 0)
+        out["largest_cluster_buildings"] = out["largest_cluster_buildings"].astype(np.int64)
+        out["largest_cluster_households"] = out["largest_cluster_households"].astype(np.int64)
+        total = out["buildings"].to_numpy(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["old_share"] = np.where(total > 0, out["old_buildings"] / total, 0.0)
+            out["cluster_share"] = np.where(total > 0, out["buildings_in_clusters"] / total, 0.0)
+            out["low_grade_share"] = np.where(total > 0, out["low_grade_buildings"] / total, 0.0)
+        return out
+
+    def village_counts(self) -> tuple[np.ndarray, pd.DataFrame]:
+        """The village codes of the buildings ("" for none), sorted, and `counts` per village in that order."""
+        villages = self.buildings.village
+        codes, member_area = np.unique(villages, return_inverse=True)
+        return codes, self.counts(member_area.ravel(), np.arange(len(villages)), len(codes))
 
 
 def _pairs_touching(area: np.ndarray, member: np.ndarray, p: _Pairs, n_areas: int) -> np.ndarray:
@@ -625,439 +660,17 @@ def _pairs_touching(area: np.ndarray, member: np.ndarray, p: _Pairs, n_areas: in
     return np.bincount(hits["a"].to_numpy(np.intp), minlength=n_areas)
 
 
-def _settlement_members(b: _Buildings, settlements: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(settlement position, building position) for buildings whose point-on-surface lies in the polygon."""
-    polys = _metric(settlements, _crs_of(settlements))
-    area, member = b.tree().query(polys, predicate="intersects")  # footprints touching: the candidates
-    inside = shapely.intersects(polys[area], shapely.point_on_surface(b.geoms[member]))
-    area, member = area[inside], member[inside]
-    order = np.lexsort((member, area))
-    return area[order].astype(np.intp), member[order].astype(np.intp)
-
-
-def _lane_findings(settlements: pd.DataFrame, lanes: pd.DataFrame, rules: SeparationRules) -> pd.DataFrame:
-    """Per settlement: fire lanes within reach, and the names of those blocked, partly blocked or under 4 m."""
-    polys = _metric(settlements, _crs_of(settlements))
-    lines = _metric(lanes, _crs_of(lanes))
-    s, k = shapely.STRtree(lines).query(polys, predicate="dwithin", distance=rules.lane_reach_m)
-    width = lanes["width_m"].astype("Float64").fillna(np.inf).to_numpy(float) if "width_m" in lanes else None
-    height = (
-        lanes["clear_height_m"].astype("Float64").fillna(np.inf).to_numpy(float) if "clear_height_m" in lanes else None
-    )
-    status = lanes["status"].astype(object).to_numpy() if "status" in lanes else np.full(len(lanes), "passable")
-    bad = np.isin(status, ["blocked", "partial"])
-    if width is not None:
-        bad |= width < rules.lane_min_width_m
-    if height is not None:
-        bad |= height < rules.lane_min_width_m
-    names = lanes["name"].astype(object).to_numpy() if "name" in lanes else lanes.index.astype(str).to_numpy()
-    serving = np.bincount(s, minlength=len(settlements))
-    problems: list[list[str]] = [[] for _ in range(len(settlements))]
-    for a, lane in sorted(zip(s.tolist(), k.tolist(), strict=True)):
-        if bad[lane]:
-            problems[a].append(f"{names[lane]}（{_lane_state(status[lane], width, height, lane, rules)}）")
-    return pd.DataFrame({"lanes_serving": serving, "lane_problems": ["；".join(x) for x in problems]})
-
-
-def _lane_state(status: Any, width: np.ndarray | None, height: np.ndarray | None, k: int, rules) -> str:
-    words = {"blocked": "堵塞", "partial": "部分占用"}.get(str(status), "")
-    if width is not None and width[k] < rules.lane_min_width_m:
-        words += ("、" if words else "") + f"净宽{width[k]:g} m"
-    if height is not None and height[k] < rules.lane_min_width_m:
-        words += ("、" if words else "") + f"净高{height[k]:g} m"
-    return words
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The score: each factor's points and a sentence
-
-#: The factors of the rectification score, in display order, with their Chinese names.
-FACTOR_LABELS: dict[str, str] = {
-    "old": "老旧建筑占比",
-    "clustered": "连片建筑占比",
-    "largest_cluster": "最大连片规模",
-    "households": "涉及户数",
-    "low_grade": "四级/未知耐火等级占比",
-}
-
-
-def _score(summary: pd.DataFrame, households: pd.Series, households_note: pd.Series, rules: SeparationRules):
-    """Points per factor, the total, and one sentence per area naming every factor's figures and points."""
-    total = summary["buildings"].to_numpy(float)
-    largest = summary["largest_cluster_buildings"].to_numpy(float)
-    hh = households.to_numpy(float)
-    points = pd.DataFrame(
-        {
-            "points_old": rules.weight_old * summary["old_share"].to_numpy(),
-            "points_clustered": rules.weight_clustered * summary["cluster_share"].to_numpy(),
-            "points_largest_cluster": rules.weight_largest_cluster
-            * np.minimum(1.0, largest / rules.contiguous_households),
-            "points_households": rules.weight_households * np.minimum(1.0, hh / rules.households_saturation),
-            "points_low_grade": rules.weight_low_grade * summary["low_grade_share"].to_numpy(),
-        },
-        index=summary.index,
-    ).round(2)
-    score = points.sum(axis=1).round(2)
-    cutoff = rules.old_until().isoformat()
-    texts = []
-    for k, row in enumerate(summary.itertuples(index=False)):
-        pts = points.iloc[k]
-        n = int(total[k])
-        texts.append(
-            "；".join(
-                (
-                    f"{cutoff}前建成{row.old_buildings}/{n}栋（{row.old_share:.0%}） → +{pts['points_old']:.2f}",
-                    f"连片建筑{row.buildings_in_clusters}/{n}栋（{row.cluster_share:.0%}） → "
-                    f"+{pts['points_clustered']:.2f}",
-                    f"最大连片{int(largest[k])}栋（满{rules.contiguous_households}栋计满分） → "
-                    f"+{pts['points_largest_cluster']:.2f}",
-                    f"{households_note.iloc[k]}{int(hh[k])}户（满{rules.households_saturation}户计满分） → "
-                    f"+{pts['points_households']:.2f}",
-                    f"四级或耐火等级未知{row.low_grade_buildings}/{n}栋（{row.low_grade_share:.0%}） → "
-                    f"+{pts['points_low_grade']:.2f}",
-                )
-            )
-        )
-    return points, score, pd.Series(texts, index=summary.index, dtype=object)
-
-
-def _rank(frame: pd.DataFrame, key: str) -> pd.Series:
-    """1 = first to rectify: score descending, then the key ascending."""
-    order = frame.assign(_key=frame[key] if key in frame else frame.index).sort_values(
-        ["score", "_key"], ascending=[False, True], kind="stable"
-    )
-    return pd.Series(np.arange(1, len(order) + 1), index=order.index).reindex(frame.index)
-
-
-def _settlement_table(
-    b: _Buildings,
-    p: _Pairs,
-    cluster: np.ndarray,
-    clusters: pd.DataFrame,
-    settlements: pd.DataFrame,
-    membership: tuple[np.ndarray, np.ndarray],
-    lanes: pd.DataFrame | None,
-    rules: SeparationRules,
-) -> pd.DataFrame:
-    area, member = membership
-    summary = _area_summary(area, member, len(settlements), b, p, cluster, clusters)
-    summary.index = settlements.index
-    summary.insert(0, "name", settlements["name"].astype(object).to_numpy() if "name" in settlements else "")
-    codes = settlements["village_code"] if "village_code" in settlements else pd.Series(None, index=settlements.index)
-    summary.insert(1, "village_code", codes.astype(object).to_numpy())
-    year = settlements["build_year"] if "build_year" in settlements else pd.Series(pd.NA, index=settlements.index)
-    summary.insert(2, "build_year", year.astype("Int64").to_numpy())
-    dated_share = summary["old_buildings"] / summary["dated_buildings"].where(summary["dated_buildings"] > 0)
-    by_year = pd.Series(is_old(summary["build_year"], rules), index=summary.index)
-    by_share = dated_share.fillna(0) >= rules.settlement_old_share
-    summary["old"] = np.where(summary["build_year"].notna(), by_year, by_share & (summary["dated_buildings"] > 0))
-    summary["old_basis"] = np.where(summary["build_year"].notna(), "build_year", "buildings")
-    surveyed = (
-        settlements["households"].astype("Float64")
-        if "households" in settlements
-        else pd.Series(pd.NA, index=summary.index)
-    )
-    use_survey = surveyed.notna() & (surveyed > 0)
-    summary["surveyed_households"] = surveyed.astype("Int64").to_numpy()
-    households = pd.Series(np.where(use_survey, surveyed.fillna(0), summary["households"]), index=summary.index)
-    note = pd.Series(np.where(use_survey, "调查户数", "住宅栋数计户"), index=summary.index)
-    summary["households_affected"] = households.astype(np.int64)
-    if lanes is not None and len(lanes) and len(settlements):
-        lane_info = _lane_findings(settlements, lanes, rules)
-        summary["lanes_serving"] = lane_info["lanes_serving"].to_numpy()
-        summary["lane_problems"] = lane_info["lane_problems"].to_numpy()
-    else:
-        summary["lanes_serving"] = pd.array([pd.NA] * len(summary), dtype="Int64")
-        summary["lane_problems"] = ""
-    points, score, text = _score(summary, households, note, rules)
-    summary = pd.concat([summary, points], axis=1)
-    summary["score"] = score
-    summary["explanation"] = text
-    summary.index.name = settlements.index.name or "fid"
-    summary["rank"] = _rank(summary.reset_index(), summary.index.name).to_numpy()
-    return summary
-
-
-def _village_table(
-    b: _Buildings,
-    p: _Pairs,
-    cluster: np.ndarray,
-    clusters: pd.DataFrame,
-    villages: pd.DataFrame | None,
-    rules: SeparationRules,
-) -> pd.DataFrame:
-    codes, member_area = np.unique(b.village, return_inverse=True)
-    summary = _area_summary(member_area.ravel(), np.arange(len(b.village)), len(codes), b, p, cluster, clusters)
-    summary.index = pd.Index([c if c else None for c in codes], name="village_code", dtype=object)
-    names = {}
-    if villages is not None and len(villages) and "code" in villages:
-        names = dict(zip(villages["code"].astype(str), villages["name"].astype(str), strict=True))
-    summary.insert(0, "name", [names.get(c, "") if c else "（未注明村）" for c in codes])
-    households = summary["households_in_clusters"]
-    note = pd.Series("连片住宅", index=summary.index)
-    points, score, text = _score(summary, households, note, rules)
-    summary = pd.concat([summary, points], axis=1)
-    summary["score"] = score
-    summary["explanation"] = text
-    ranked = summary.reset_index().assign(village_code=lambda f: f["village_code"].fillna("~"))
-    summary["rank"] = _rank(ranked, "village_code").to_numpy()
-    return summary
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# 一区一策 drafts
-
-#: Rectification measures (domain.md §5.3 and §6): code → (Chinese label, basis).
-MEASURES: dict[str, tuple[str, str]] = {
-    "fire_separation": ("拆除违建、形成防火分隔", "GB 50016-2014 表5.2.2及注2–5；GB 50039-2010 既有连片建筑设防火分隔"),
-    "firebreak_zone": ("划分防火分区、设置防火隔离带", "domain.md §5.3 [S]：≥50户连片村落划分防火分区（河北做法）"),
-    "fire_lane": ("打通消防车道", "GB 50016-2014 §7.1.1、§7.1.8；GB 50039-2010 开辟消防车道"),
-    "clear_lane": ("清理占道、恢复消防车道畅通", "消防法第二十八条；应急消〔2019〕334号"),
-    "rewiring": ("更换老化电气线路", "GB 50039-2010 改善用火用电条件；国办发〔2020〕23号 基础类"),
-    "fire_resistance": ("提高建筑耐火等级", "GB 50039-2010 提高耐火等级；GB 50016 表5.2.2 注7"),
-    "water_source": ("增设消防水源", "GB 50039-2010 增设消防水源"),
-    "renovation": ("纳入老旧场所改造计划", "国办发〔2020〕23号；domain.md §6"),
-    "extinguishers": ("配置灭火器和火灾探测报警器", "[K] 常规配置"),
-}
-
-
-@dataclass(frozen=True)
-class RectificationDraft:
-    """A draft 一区一策 record for one old settlement: findings, measures (codes), plan text and a deadline.
-
-    Plain data for someone else to store and to link into the ledger (`linked_layer`/`linked_fid` as in hazards).
-    """
-
-    linked_layer: str
-    linked_fid: int
-    name: str
-    village_code: str | None
-    rank: int
-    score: float
-    findings_zh: str
-    measures: tuple[str, ...]
-    measure_labels: tuple[str, ...]
-    plan_zh: str
-    basis: str
-    status: str
-    as_of: date
-    deadline: date
-    sector: str = "fire"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The record as JSON-ready values (dates as ISO text, tuples as lists)."""
-        out = asdict(self)
-        out["as_of"], out["deadline"] = self.as_of.isoformat(), self.deadline.isoformat()
-        out["measures"], out["measure_labels"] = list(self.measures), list(self.measure_labels)
-        return out
-
-
-def _measures(row: Any, rules: SeparationRules) -> list[tuple[str, str]]:
-    """(code, sentence) for each measure the findings call for, in MEASURES order."""
-    m = rules.matrix()
-    out = []
-    if row.buildings_in_clusters > 0:
-        out.append(
-            (
-                "fire_separation",
-                f"拆除院落间违章搭建，在{row.too_close_pairs}对间距不足的建筑间设置防火墙或拉开间距"
-                f"（三级–三级{m[1, 1]:g} m、三级–四级{m[1, 2]:g} m、四级–四级{m[2, 2]:g} m），"
-                f"分隔{row.buildings_in_clusters}栋连片建筑",
-            )
-        )
-    if row.largest_cluster_buildings >= rules.contiguous_households:
-        out.append(
-            (
-                "firebreak_zone",
-                f"最大连片{row.largest_cluster_buildings}栋，按每片不超过{rules.contiguous_households}户划分防火分区、"
-                "设置防火隔离带",
-            )
-        )
-    no_lane = not _missing(row.lanes_serving) and row.lanes_serving == 0
-    long_cluster = row.largest_cluster_length_m > rules.lane_through_length_m
-    if no_lane or long_cluster:
-        why = []
-        if no_lane:
-            why.append(f"{rules.lane_reach_m:g} m内无消防车道")
-        if long_cluster:
-            why.append(f"连片长{row.largest_cluster_length_m:.0f} m超过{rules.lane_through_length_m:g} m")
-        out.append(("fire_lane", f"打通消防车道（{'，'.join(why)}），净宽、净高不小于{rules.lane_min_width_m:g} m"))
-    if row.lane_problems:
-        out.append(
-            (
-                "clear_lane",
-                f"清除{row.lane_problems}上的柴草、车辆等占用物，恢复净宽{rules.lane_min_width_m:g} m以上，"
-                "按规范施划标线",
-            )
-        )
-    if row.old_buildings > 0 or row.old:
-        which = f"{row.old_buildings}栋老旧建筑的" if row.old_buildings > 0 else ""
-        out.append(("rewiring", f"更换{which}老化电气线路，规范用火用电"))
-    low_share = row.low_grade_share >= rules.upgrade_low_grade_share and row.low_grade_buildings > 0
-    if low_share:
-        out.append(
-            ("fire_resistance", f"对{row.low_grade_buildings}栋四级或耐火等级未知的房屋进行耐火改造，提高耐火等级")
-        )
-    if low_share and row.buildings_in_clusters > 0:
-        out.append(("water_source", "增设室外消火栓或消防水池，保障连片区域消防用水"))
-    if row.old:
-        out.append(("renovation", "纳入老旧场所改造计划（基础类：消防、供电设施）"))
-        out.append(("extinguishers", "每户配置灭火器和独立式感烟火灾探测报警器"))
-    return out
-
-
-def _deadline(as_of: date, months: int) -> date:
-    return (pd.Timestamp(as_of) + pd.DateOffset(months=months)).date()
-
-
-def draft_plans(
-    settlements: pd.DataFrame, as_of: date, rules: SeparationRules = DEFAULT_RULES
-) -> list[RectificationDraft]:
-    """One draft 一区一策 record per settlement of `analyse(...).settlements`, in rank order.
-
-    The plan text names the findings and each measure with its figures; measures follow domain.md §5.3 (separation,
-    fire lanes, fire resistance, water, electricity) and §6 (old-settlement renovation). Status is "draft"; the
-    deadline is `rules.deadline_months` after `as_of`.
-    """
-    deadline = _deadline(as_of, rules.deadline_months)
-    out = []
-    for fid, row in settlements.sort_values("rank", kind="stable").iterrows():
-        chosen = _measures(row, rules)
-        codes = tuple(code for code, _ in chosen)
-        year = f"建成于{row.build_year}年，" if not _missing(row.build_year) else ""
-        findings = (
-            f"{year}共{row.buildings}栋建筑，{rules.old_until().year}年及以前建成{row.old_buildings}栋；"
-            f"防火间距不足的建筑{row.too_close_pairs}对，连片建筑{row.buildings_in_clusters}栋"
-            f"（最大连片{row.largest_cluster_buildings}栋）；四级或耐火等级未知{row.low_grade_buildings}栋；"
-            f"涉及{row.households_affected}户、{row.residents}人"
-        )
-        steps = "；".join(f"{k}. {text}" for k, (_, text) in enumerate(chosen, start=1)) or "暂无需整改措施，持续巡查"
-        village = f"（{row.village_code}）" if not _missing(row.village_code) else ""
-        plan = (
-            f"{row['name']}{village}一区一策（草案，综合排名第{row['rank']}，得分{row.score:.2f}）。现状：{findings}。"
-            f"整改措施：{steps}。完成时限：{deadline.isoformat()}前。"
-        )
-        basis = "；".join(dict.fromkeys(MEASURES[c][1].split("；")[0] for c in codes)) or "GB 50016-2014 表5.2.2"
-        out.append(
-            RectificationDraft(
-                linked_layer="old_settlements",
-                linked_fid=int(fid),
-                name=str(row["name"]),
-                village_code=None if _missing(row.village_code) else str(row.village_code),
-                rank=int(row["rank"]),
-                score=float(row.score),
-                findings_zh=findings,
-                measures=codes,
-                measure_labels=tuple(MEASURES[c][0] for c in codes),
-                plan_zh=plan[:1000],
-                basis=basis[:200],
-                status="draft",
-                as_of=as_of,
-                deadline=deadline,
-            )
-        )
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Everything at once
-
-
-@dataclass
-class SeparationResult:
-    """What `analyse` found: per building, per pair, per cluster, per village and per old settlement, and the drafts.
-
-    `buildings` (fid-indexed): Table 5.2.2 class used, high-rise and old flags, too-close neighbours, cluster id (0 =
-    none) and the old settlement it lies in (the lowest fid where settlements overlap; NA for none). `pairs`:
-    too_close_pairs' columns plus cluster_id. `clusters`: find_clusters' table, geometry in the buildings' CRS.
-    `villages` (village_code-indexed) and `settlements` (fid-indexed): counts, factor points, score, explanation
-    and rank. `drafts`: one 一区一策 record per settlement in rank order.
-    """
-
-    buildings: pd.DataFrame
-    pairs: pd.DataFrame
-    clusters: gpd.GeoDataFrame
-    villages: pd.DataFrame
-    settlements: pd.DataFrame
-    drafts: list[RectificationDraft]
-    rules: SeparationRules
-    timings: dict[str, float]
-
-    def members(self, cluster_id: int) -> list[int]:
-        """The fids of one cluster's buildings, ascending."""
-        return sorted(int(f) for f in self.buildings.index[self.buildings["cluster_id"] == cluster_id])
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.timings[name] = now - self._last
-        self._last = now
-
-
-def analyse(
-    buildings: pd.DataFrame,
-    *,
-    old_settlements: pd.DataFrame | None = None,
-    villages: pd.DataFrame | None = None,
-    fire_lanes: pd.DataFrame | None = None,
-    as_of: date,
-    rules: SeparationRules = DEFAULT_RULES,
-) -> SeparationResult:
-    """Separation, clusters, village and settlement summaries, the ranking and the 一区一策 drafts in one pass.
-
-    Layers are fid-indexed frames as stored (lon/lat EPSG:4326, or the CRS they declare); distances are measured
-    in EPSG:4549 metres. `villages` only names the village codes; `fire_lanes` (optional) lets the drafts name
-    lanes that are blocked or too narrow and settlements no lane reaches. The same input gives the same output.
-    """
-    clock = _Clock()
+def separate(
+    buildings: pd.DataFrame, rules: SeparationRules = DEFAULT_RULES, lap: Callable[[str], None] | None = None
+) -> Separation:
+    """Pairs too close and their clusters from the buildings layer; `lap(step)` after each step, for timings."""
+    lap = lap or (lambda step: None)
     b = _prepare(buildings, rules)
-    clock.lap("prepare")
+    lap("prepare")
     p = _too_close(b, rules)
-    clock.lap("pairs")
+    lap("pairs")
     cluster = _labels(len(b.fids), p, b.fids)
-    clock.lap("components")
+    lap("components")
     clusters = _cluster_table(b, p, cluster, rules)
-    clock.lap("clusters")
-    neighbours = np.bincount(np.concatenate([p.i, p.j]), minlength=len(b.fids))
-    has_settlements = old_settlements is not None and len(old_settlements) > 0
-    settlement_fid = pd.array([pd.NA] * len(b.fids), dtype="Int64")
-    if has_settlements:
-        membership = _settlement_members(b, old_settlements)
-        first = pd.DataFrame({"b": membership[1], "s": old_settlements.index.to_numpy()[membership[0]]})
-        first = first.groupby("b")["s"].min()  # a building in overlapping settlements is shown in the first
-        settlement_fid[first.index.to_numpy()] = first.to_numpy()
-    per_building = pd.DataFrame(
-        {
-            "fire_grade": b.grade,
-            "grade_class": np.asarray(GRADE_CLASSES, dtype=object)[b.klass],
-            "high_rise": b.high,
-            "old": b.old,
-            "too_close_neighbours": neighbours,
-            "cluster_id": cluster,
-            "settlement_fid": settlement_fid,
-        },
-        index=buildings.index,
-    )
-    villages_table = _village_table(b, p, cluster, clusters, villages, rules)
-    clock.lap("villages")
-    if has_settlements:
-        settlements = _settlement_table(b, p, cluster, clusters, old_settlements, membership, fire_lanes, rules)
-    else:
-        settlements = pd.DataFrame(index=pd.Index([], name="fid"))
-    drafts = draft_plans(settlements, as_of, rules) if len(settlements) else []
-    clock.lap("settlements")
-    return SeparationResult(
-        buildings=per_building,
-        pairs=_pairs_frame(b, p, cluster),
-        clusters=clusters,
-        villages=villages_table,
-        settlements=settlements,
-        drafts=drafts,
-        rules=rules,
-        timings=clock.timings,
-    )
+    lap("clusters")
+    return Separation(b, p, cluster, clusters)

@@ -7,8 +7,8 @@ Data: `bench.road_networks.road_network(n, seed)`, a jittered 250 m grid of two-
 national, county, township and village classes, and about one fire station per 2,000 edges, each up to 30 m off a
 random road (`--edges-per-station`).
 
-What is timed, on the network `analysis.fire_response.response_network` builds from the lines (its build time is
-reported apart):
+What is timed, on the network `analysis.response_network.response_network` builds from the lines (its build time
+is reported apart):
 
 - `snap`: every station to its nearest edge (STRtree);
 - `graph`: the edges split at the stations into pieces, with a source node per station;
@@ -36,14 +36,8 @@ import scipy
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-from analysis.fire_response import (
-    ResponseParams,
-    band_pieces,
-    response_graph,
-    response_network,
-    snap,
-    substrings,
-)
+from analysis.response_network import band_pieces, response_graph, response_network, snap, substrings
+from analysis.response_params import ResponseParams
 from bench.measure import add_sizes_option, environment, scaling_exponent, time_runs, write_results
 from bench.road_networks import road_network
 

@@ -26,7 +26,8 @@ import pyproj
 import scipy
 import shapely
 
-from analysis.fire_separation import SeparationRules, analyse
+from analysis.fire_separation import SeparationRules
+from analysis.settlement_plans import analyse
 from bench.measure import add_sizes_option, environment, scaling_exponent, time_runs, write_results
 from geo.crs import LOCAL_METRIC, WGS84
 

@@ -19,18 +19,10 @@ from shapely.geometry import LineString, Point, Polygon
 from shapely.ops import nearest_points, substring
 
 import layers
-from analysis.fire_response import (
-    ANY,
-    BLOCKED,
-    CLEAR,
-    FIRE_STATION,
-    LEGAL_BASIS,
-    MICRO_FIRE_STATION,
-    ResponseParams,
-    band_label,
-    fire_response,
-    substrings,
-)
+from analysis.fire_lanes import LaneRules, analyse_fire_lanes
+from analysis.fire_response import BLOCKED, CLEAR, LEGAL_BASIS, band_label, fire_response
+from analysis.response_network import substrings
+from analysis.response_params import ANY, FIRE_STATION, MICRO_FIRE_STATION, ResponseParams
 from geo.crs import LOCAL_METRIC, transform_geometries
 from store import GeoPackageStore
 
@@ -112,8 +104,18 @@ C_MS = 30 / 3.6
 YARD_MS = 15 / 3.6
 
 
-def run(roads, lanes, obs, stations, houses, **kw):
-    return fire_response(roads, lanes, obs, stations, houses, **kw)
+def run(roads, fire_lanes, obs, stations, houses, **kw):
+    return fire_response(roads, fire_lanes, obs, stations, houses, **kw)
+
+
+def lane_of(r, fid: int):
+    """The lane analysis's finding on one lane, as the response modelled it."""
+    return next(lane for lane in r.lanes.lanes if lane.fid == fid)
+
+
+def placed(r, fid: int):
+    """Where the lane analysis placed one obstruction."""
+    return next(o for o in r.lanes.obstructions if o.fid == fid)
 
 
 # -- hand-worked networks --------------------------------------------------------------------------------------
@@ -155,7 +157,8 @@ def test_turnout_time_is_added_to_every_time():
 def test_blocking_obstruction_cuts_off_a_dead_end_lane_and_is_charged():
     obs = [(501, 100, 1, 2.0, False, "张三", "individual")]
     r = run(*t_street_scene(obs))
-    assert r.lanes.loc[1, "status"] == "cut" and bool(r.lanes.loc[1, "impassable"])
+    assert lane_of(r, 1).status == "blocked" and lane_of(r, 1).blocking_obstruction_fids == (1,)
+    assert r.report["impassable_lanes"] == [1]
     t = r.buildings[f"time_{BLOCKED}_{FIRE_STATION}_s"]
     assert math.isnan(t.loc[2]) and not math.isnan(t.loc[1])  # B beyond the cut, A on the street
     row = r.cut_off.set_index("building_fid").loc[2]
@@ -163,7 +166,7 @@ def test_blocking_obstruction_cuts_off_a_dead_end_lane_and_is_charged():
     assert row["obstruction_fids"] == (1,) and row["lane_fids"] == (1,)
     assert bool(row["cleared_alone"]) and not bool(row["needs_several"])
     assert row["responsible_party"] == "张三" and row["party_type"] == "individual"
-    assert LEGAL_BASIS in row["legal_basis"] and "五百元" in row["penalty"]
+    assert LEGAL_BASIS in row["legal_basis"] and "500元以下罚款" in row["penalty"]
 
 
 def test_stretch_beyond_a_cut_is_reached_from_the_lanes_other_end():
@@ -191,7 +194,7 @@ def test_stretch_beyond_a_cut_is_reached_from_the_lanes_other_end():
 def test_partial_and_cleared_obstructions_leave_the_lane_passable(width, cleared, status):
     obs = [(501, 100, 1, width, cleared, "李四", "unit")]
     r = run(*t_street_scene(obs))
-    assert r.lanes.loc[1, "status"] == status and not bool(r.lanes.loc[1, "impassable"])
+    assert lane_of(r, 1).status == status and r.report["impassable_lanes"] == []
     assert r.blockages.empty and r.cut_off.empty
     pd.testing.assert_series_equal(
         r.buildings[f"time_{CLEAR}_{ANY}_s"], r.buildings[f"time_{BLOCKED}_{ANY}_s"], check_names=False
@@ -203,7 +206,9 @@ def test_a_lane_too_narrow_or_too_low_is_impassable_along_its_length(width, heig
     scene = list(t_street_scene())
     scene[1] = lanes_frame([line((500, 0), (500, 200))], widths=[width], heights=[height])
     r = run(*scene)
-    assert r.lanes.loc[1, "status"] == "substandard" and bool(r.lanes.loc[1, "impassable"])
+    lane = lane_of(r, 1)
+    assert lane.status == "blocked" and {s.cause for s in lane.stretches} <= {"lane_width", "clear_height"}
+    assert r.blockages["kind"].tolist() == ["lane"]
     row = r.cut_off.set_index("building_fid").loc[2]
     assert row["reason"] == "unreachable" and row["obstruction_fids"] == () and row["lane_fids"] == (1,)
     assert "7.1.8" in row["legal_basis"]
@@ -212,7 +217,7 @@ def test_a_lane_too_narrow_or_too_low_is_impassable_along_its_length(width, heig
 def test_an_unknown_clear_height_is_not_held_against_the_lane():
     scene = list(t_street_scene())
     scene[1] = lanes_frame([line((500, 0), (500, 200))], heights=[None])
-    assert run(*scene).lanes.loc[1, "status"] == "passable"
+    assert lane_of(run(*scene), 1).status == "passable"
 
 
 def test_two_cuts_in_a_row_need_clearing_together():
@@ -222,13 +227,13 @@ def test_two_cuts_in_a_row_need_clearing_together():
         (800, 1, None, 1.0, False, "王五", "individual"),  # on no lane: reported, not modelled
     ]
     r = run(*t_street_scene(obs))
-    assert r.obstructions.loc[3, "status"] == "not_on_lane"
+    assert placed(r, 3).effect == "not_on_lane"
     assert r.report["obstructions_not_placed"] == [3]
     row = r.cut_off.set_index("building_fid").loc[2]
     assert bool(row["needs_several"]) and not bool(row["cleared_alone"])
     assert row["obstruction_fids"] == (1, 2)
     assert row["responsible_party"] == "张三；镇粮站" and row["party_type"] == "individual；unit"
-    assert "五百元" in row["penalty"] and "五万元" in row["penalty"]
+    assert "500元以下罚款" in row["penalty"] and "5,000–50,000元罚款" in row["penalty"]
 
 
 def test_the_recorded_lane_wins_over_a_nearer_one():
@@ -239,8 +244,34 @@ def test_the_recorded_lane_wins_over_a_nearer_one():
         [(*near_2, 1, 2.0, False, "张三", "individual"), (*near_2, None, 2.0, False, "李四", "individual")]
     )
     r = run(scene[0], scene[1], obs, scene[3], scene[4])
-    assert r.obstructions.loc[1, "lane_fid"] == 1  # recorded on lane 1, 5 m away: kept there
-    assert r.obstructions.loc[2, "lane_fid"] == 2  # no lane recorded: the nearest
+    assert placed(r, 1).lane_fid == 1  # recorded on lane 1, 5 m away: kept there
+    assert placed(r, 2).lane_fid == 2  # no lane recorded: the nearest
+    assert r.blockages.set_index("obstruction_fid")["lane_fid"].to_dict() == {1: 1, 2: 2}
+
+
+def test_the_lane_analysis_given_decides_what_blocks():
+    obs = [(501, 100, 1, 4.5, False, "李四", "unit")]  # 4.5 m left: passable under GB 50016 §7.1.8
+    scene = t_street_scene(obs)
+    assert run(*scene).cut_off.empty
+    roads, lanes, obstructions = scene[0], scene[1], scene[2]
+    strict = analyse_fire_lanes(lanes, obstructions, roads, rules=LaneRules(min_clear_width_m=5.0))
+    r = run(*scene, lanes=strict)
+    assert r.lanes is strict and r.report["params"]["min_clear_width_m"] == 5.0
+    assert r.cut_off.set_index("building_fid").loc[2, "obstruction_fids"] == (1,)
+
+
+def test_an_obstruction_of_unmeasured_remaining_width_blocks():
+    obs = [(501, 100, 1, None, False, "张三", "individual")]  # LaneRules.unknown_remaining_blocks
+    r = run(*t_street_scene(obs))
+    assert placed(r, 1).effect == "blocks" and "未测" in r.blockages.loc[0, "detail"]
+    assert r.cut_off.set_index("building_fid").loc[2, "reason"] == "unreachable"
+
+
+def test_a_lane_analysis_of_other_layers_is_refused():
+    scene = t_street_scene([(501, 100, 1, 2.0, False, "张三", "individual")])
+    other = analyse_fire_lanes(scene[1], obstructions_frame([]), scene[0])
+    with pytest.raises(ValueError, match="fire-lane analysis"):
+        run(*scene, lanes=other)
 
 
 def test_a_lane_drawn_along_a_street_takes_it_over_and_its_obstruction_blocks_it():
@@ -444,6 +475,7 @@ class BruteForce:
 
     def __init__(self, scene: Scene, params: ResponseParams):
         self.p = params
+        rules = LaneRules()
         roads, lanes = scene.roads, scene.lanes
         self.lines = list(roads.geometry) + list(lanes.geometry)
         kmh = [params.road_speed_kmh.get(c, params.other_road_kmh) for c in roads["admin_class"]]
@@ -453,10 +485,10 @@ class BruteForce:
         # Blockages: substandard lanes first, then blocking obstructions, as the module numbers them.
         self.blockages = []
         for fid, w, h in zip(lanes.index, lanes["width_m"], lanes["clear_height_m"], strict=True):
-            if w < params.min_clear_width_m or h < params.min_clear_height_m:
+            if w < rules.min_clear_width_m or h < rules.min_clear_height_m:
                 self.blockages.append(("lane", n_r + list(lanes.index).index(fid), None, None))
         for fid, row in scene.obstructions.iterrows():
-            if row["cleared"] or row["remaining_width_m"] >= params.min_clear_width_m:
+            if row["cleared"] or row["remaining_width_m"] >= rules.min_clear_width_m:
                 continue
             k = n_r + list(lanes.index).index(row["lane_id"])
             self.blockages.append(("cut", k, self.lines[k].project(row.geometry), fid))
@@ -680,14 +712,15 @@ def test_demo_dead_end_lane_blocked_by_straw_cuts_off_the_old_compound(demo):
 def test_demo_blocked_lanes_are_impassable_and_partial_ones_passable(demo):
     _, r, truth = demo
     lanes = truth["fire_lanes"]
-    impassable = set(r.lanes.index[r.lanes["impassable"].to_numpy(bool)])
-    assert impassable == set(lanes["blocked_lane_fids"])
-    assert set(r.lanes.index[(r.lanes["status"] == "partial").to_numpy(bool)]) == set(lanes["partial_lane_fids"])
+    assert set(r.report["impassable_lanes"]) == set(lanes["blocked_lane_fids"])
+    assert {lane.fid for lane in r.lanes.lanes if lane.status == "partial"} == set(lanes["partial_lane_fids"])
     for fid, planted in lanes["obstruction_fids"].items():
-        row = r.obstructions.loc[int(fid)]
-        assert row["lane_fid"] == planted["lane_fid"]
-        expected = "cleared" if planted["cleared"] else "blocking" if planted["remaining_width_m"] < 4 else "narrowing"
-        assert row["status"] == expected
+        found = placed(r, int(fid))
+        assert found.lane_fid == planted["lane_fid"]
+        expected = "cleared" if planted["cleared"] else "blocks" if planted["remaining_width_m"] < 4 else "narrows"
+        assert found.effect == expected
+    cuts = r.blockages[r.blockages["kind"] == "obstruction"]
+    assert set(cuts["obstruction_fid"]) == {o.fid for o in r.lanes.obstructions if o.effect == "blocks"}
 
 
 def test_demo_everything_on_the_network_is_reached_without_the_blockages(demo):

@@ -46,7 +46,7 @@ def test_onemap_analyse_fire_stores_its_layers_and_names_the_blockage_to_clear(d
     assert len(mine) > 0
     assert {tuple(json.loads(x)) for x in mine["obstruction_ids"]} == {(dead_end["obstruction_fid"],)}
     assert {tuple(json.loads(x)) for x in mine["lane_ids"]} == {(dead_end["lane_fid"],)}
-    assert set(mine["reason"]) == {"unreachable"} and "第二十八条" in mine["legal_basis"].iloc[0]
+    assert set(mine["reason"]) == {"unreachable"} and "消防法 第二十八条" in mine["legal_basis"].iloc[0]
     bands = store.read(LAYERS["response_bands"])
     assert set(bands["band"]) == {"3", "5", "10", "15", "30"} and json.loads(bands["parameters"].iloc[0])["bands_min"]
     clusters = store.read(LAYERS["fire_clusters"])

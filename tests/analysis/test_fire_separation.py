@@ -17,11 +17,7 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import box
 
 from analysis.fire_separation import (
-    FACTOR_LABELS,
-    MEASURES,
     SeparationRules,
-    analyse,
-    draft_plans,
     find_clusters,
     grade_classes,
     high_rise,
@@ -30,6 +26,7 @@ from analysis.fire_separation import (
     required_separation,
     too_close_pairs,
 )
+from analysis.settlement_plans import FACTOR_LABELS, MEASURES, analyse, draft_plans
 from geo.crs import LOCAL_METRIC, WGS84, transform_geometries
 from layers import LAYERS
 from onemap.settings import DEMO_GPKG
