@@ -16,7 +16,7 @@ from api.catalog import Catalog
 from api.errors import add_exception_handlers
 from api.openapi import openapi_30
 from api.ratelimit import SlidingWindow
-from api.routes import analysis, fire, ledger, maps, ogc, reports, villages
+from api.routes import analysis, fire, ledger, maps, ogc, reports, risk, villages
 from layers import LAYERS
 from maps import assets
 from onemap.settings import Settings, get_settings
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports.staff)
     app.include_router(analysis.router)
     app.include_router(fire.router)
+    app.include_router(risk.router)
     for prefix, folder in assets.MOUNTS.items():
         app.mount(f"{assets.STATIC_URL}/{prefix}", StaticFiles(directory=folder), name=f"static-{prefix}")
     add_exception_handlers(app)

@@ -116,6 +116,8 @@ def popup_html(
         parts.append(f"<tr><th>{escape(title)}</th><td>{escape(value)}</td></tr>")
     parts.append("</table>")
     parts += _factor_rows(props.get("factors"))
+    if layer_id == "risk_sources" and fid in cat["risk_sources"].index:
+        parts += _risk_rows(cat, fid)
     if props.get("parameters"):
         parts.append('<div class="om-popup-note">分析结果：所用参数随图层保存（“分析参数”字段）</div>')
     actions = advice(layer_id, props, today=today)
@@ -164,3 +166,20 @@ def _factor_rows(factors: Any) -> list[str]:
         )
     rows.append("</table>")
     return rows
+
+
+def _risk_rows(cat: Catalog, fid: int) -> list[str]:
+    """How the site is graded, step by step: the four-colour rule, and GB 18218 where it holds dangerous goods."""
+    from analysis.major_hazard import assess
+    from analysis.risk_grading import grade
+
+    site = cat["risk_sources"].frame.loc[[fid]]
+    rows = ['<div class="om-popup-section">分级依据</div><ul class="om-advice">']
+    rule = grade(site)["rule"].iloc[0]
+    if isinstance(rule, str) and rule:
+        rows.append(f"<li>{escape(rule)}</li>")
+    found = assess(site, cat["buildings"].frame).iloc[0]
+    if found["substances"]:
+        rows.append(f"<li>{escape(str(found['explanation']))}</li>")
+    rows.append("</ul>")
+    return rows if len(rows) > 2 else []

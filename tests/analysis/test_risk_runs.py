@@ -1,0 +1,56 @@
+"""Risk sources graded as a user asks for them: `onemap analyse risk`, `/analysis/risk/…`, and the popup that shows
+the calculation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from io import BytesIO
+
+import openpyxl
+from fastapi.testclient import TestClient
+from scene import bearer
+from typer.testing import CliRunner
+
+from api.main import create_app
+from onemap.cli import app
+from onemap.settings import DEMO_GPKG, Settings
+from store.users import UserStore
+
+TRUTH = json.loads(DEMO_GPKG.with_name("demo_town.truth.json").read_text(encoding="utf-8"))["major_hazard_sources"]
+
+
+def test_onemap_analyse_risk_lists_the_major_hazard_sources_and_writes_the_register(tmp_path):
+    data = tmp_path / "town.gpkg"
+    shutil.copy(DEMO_GPKG, data)
+    result = CliRunner().invoke(app, ["analyse", "risk", "--xlsx", str(tmp_path / "r.xlsx"), "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    for site in TRUTH["sites"]:
+        assert f"#{site['fid']} {site['name']}: S = {site['S']:.3f}" in result.output
+    book = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    rows = list(book["重大危险源清单"].iter_rows(values_only=True))
+    assert rows[0][:4] == ("编号", "名称", "类型", "S=Σq/Q") and {r[0] for r in rows[1:]} == {
+        s["fid"] for s in TRUTH["sites"]
+    }
+    assert book["安全风险分级"].max_row == 32  # a header and the 31 risk sources
+
+
+def test_the_risk_grading_over_http_and_in_the_popup(tmp_path):
+    data = tmp_path / "town.gpkg"
+    shutil.copy(DEMO_GPKG, data)
+    users = UserStore(data)
+    users.add("viewer", "viewer password", "emergency")
+    users.close()
+    with TestClient(create_app(Settings(_env_file=None, data=data))) as client:
+        found = client.get("/analysis/risk/major-hazards").json()
+        assert found["major"] == [site["fid"] for site in TRUTH["sites"]]
+        lpg = next(s for s in found["sources"] if s["fid"] == found["major"][0])
+        assert lpg["substances"][0]["Q_t"] == 50 and lpg["alpha"] in (0.5, 1.0, 1.2, 1.5, 2.0) and lpg["grade"]
+        grades = client.get("/analysis/risk/grades").json()
+        assert len(grades["sources"]) == 31 and all(s["rule"] for s in grades["sources"])
+        assert sum(v["total"] for v in grades["villages"]) == 31
+        assert client.get("/analysis/risk/register.xlsx").status_code == 401
+        book = client.get("/analysis/risk/register.xlsx", headers=bearer(client, "viewer", "viewer password"))
+        assert "重大危险源清单" in openpyxl.load_workbook(BytesIO(book.content)).sheetnames
+        popup = client.get(f"/map/popup/risk_sources/{found['major'][0]}").text
+        assert "分级依据" in popup and "GB 18218" in popup and "α =" in popup
