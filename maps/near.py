@@ -7,6 +7,7 @@ from typing import Any
 
 from shapely.geometry import Point
 
+from analysis.incident import IncidentOffNetwork, IncidentRouter
 from api.catalog import Catalog
 from maps.popups import OPEN_STATUSES, readable_value
 
@@ -28,7 +29,8 @@ def near(cat: Catalog, lon: float, lat: float, radius_m: float, *, hazards: Any 
     village = str(villages.frame.loc[int(inside[0]), "name"]) if len(inside) else None
     found = cat["emergency_resources"].index.nearest(point, k=NEAREST_RESOURCES)
     sections = [
-        {"title": "最近的应急资源", "items": [_item(cat, "emergency_resources", f, d, "kind") for f, d in found]}
+        _by_road(cat, lon, lat),
+        {"title": "最近的应急资源", "items": [_item(cat, "emergency_resources", f, d, "kind") for f, d in found]},
     ]
     for layer_id, heading, note in SECTIONS:
         if layer_id == "hazards" and hazards is None:
@@ -41,6 +43,44 @@ def near(cat: Catalog, lon: float, lat: float, radius_m: float, *, hazards: Any 
         items = [_item(cat, layer_id, f, d, note) for f, d in hits]
         sections.append({"title": f"{radius_m:g} {heading}", "items": items})
     return {"lon": lon, "lat": lat, "radius_m": radius_m, "village": village, "sections": sections}
+
+
+def _by_road(cat: Catalog, lon: float, lat: float) -> dict[str, Any]:
+    """The nearest fire station, micro station, clinics and rescue team by driving time, today's blockages in place."""
+    title = "按路网行车时间最近的救援力量"
+    try:
+        rows = _router(cat).nearest_by_time(lon, lat)
+    except IncidentOffNetwork as exc:
+        return {"title": title, "items": [], "note": f"事发点离道路过远，无法按路网计算行车时间（{exc}）"}
+    items = []
+    for _, row in rows.iterrows():
+        if row["fid"] is None or row["fid"] != row["fid"] or row["minutes"] != row["minutes"]:
+            continue
+        item = _item(cat, "emergency_resources", int(row["fid"]), float("nan"), None)
+        item.pop("distance_m")
+        item["minutes"] = round(float(row["minutes"]), 1)
+        item["road_m"] = round(float(row["metres"]))
+        item["note"] = f"{row['kind_label']}，约 {row['minutes']:.1f} 分钟（路程 {row['metres'] / 1000:.1f} km）"
+        items.append(item)
+    return {"title": title, "items": items}
+
+
+_ROUTERS: dict[tuple[int, ...], IncidentRouter] = {}
+
+
+def _router(cat: Catalog) -> IncidentRouter:
+    """The routing network for the layers being served, built once and again only when one of them is replaced."""
+    layers = ("roads", "fire_lanes", "emergency_resources", "obstructions")
+    key = tuple(id(cat[name]) for name in layers)
+    router = _ROUTERS.get(key)
+    if router is None:
+        router = IncidentRouter.build(
+            cat["roads"].frame, cat["fire_lanes"].frame, cat["emergency_resources"].frame,
+            obstructions=cat["obstructions"].frame,
+        )  # fmt: skip
+        _ROUTERS.clear()
+        _ROUTERS[key] = router
+    return router
 
 
 def _item(cat: Catalog, layer_id: str, fid: int, distance_m: float, note_field: str | None) -> dict[str, Any]:

@@ -569,11 +569,12 @@
             body.appendChild(el("div", "om-near-section", `${section.title}（${section.items.length}）`));
             const list = el("ul");
             for (const item of section.items) {
-              list.appendChild(el("li", "", `${item.name} — ${Math.round(item.distance_m)} m${item.note ? "，" + item.note : ""}`));
+              const how = item.minutes !== undefined ? "" : ` — ${Math.round(item.distance_m)} m`;
+              list.appendChild(el("li", "", `${item.name}${how}${item.note ? "，" + item.note : ""}`));
               const [x, y] = item.location;
               L.polyline([latlng, [y, x]], { color: "#b30000", weight: 1, dashArray: "4 4", interactive: false }).addTo(this.nearLayer);
             }
-            if (!section.items.length) list.appendChild(el("li", "om-empty", "无"));
+            if (!section.items.length) list.appendChild(el("li", "om-empty", section.note || "无"));
             body.appendChild(list);
           }
         })

@@ -156,13 +156,29 @@ def test_near_distances_match_a_brute_force_metric_computation(client, cat):
     resources = cat["emergency_resources"].frame
     metric = transform_geometries(resources.geometry.values, "EPSG:4326", LOCAL_METRIC)
     expected = sorted(shapely.distance(origin, metric))[:6]
-    got = [item["distance_m"] for item in body["sections"][0]["items"]]
+    got = [item["distance_m"] for item in body["sections"][1]["items"]]
     assert got == pytest.approx(expected, abs=0.1)
     sources = cat["risk_sources"].frame
     within = shapely.distance(origin, transform_geometries(sources.geometry.values, "EPSG:4326", LOCAL_METRIC)) <= 3000
-    assert len(body["sections"][1]["items"]) == int(within.sum())
+    assert len(body["sections"][2]["items"]) == int(within.sum())
     outside = client.get("/map/near", params={"lon": 100.0, "lat": 30.0})
     assert outside.status_code == 400 and "outside the service area" in outside.json()["description"]
+
+
+def test_near_times_the_nearest_rescue_forces_by_road_as_the_router_does(client, cat):
+    from analysis.incident import IncidentRouter
+
+    lon, lat = 120.5475, 42.8455
+    section = client.get("/map/near", params={"lon": lon, "lat": lat, "radius_m": 500}).json()["sections"][0]
+    assert section["title"] == "按路网行车时间最近的救援力量"
+    router = IncidentRouter.build(cat["roads"].frame, cat["fire_lanes"].frame, cat["emergency_resources"].frame,
+                                  obstructions=cat["obstructions"].frame)  # fmt: skip
+    expected = router.nearest_by_time(lon, lat).dropna(subset=["minutes"])
+    assert [item["fid"] for item in section["items"]] == [int(f) for f in expected["fid"]]
+    assert [item["minutes"] for item in section["items"]] == [round(float(m), 1) for m in expected["minutes"]]
+    assert section["items"][0]["note"].startswith("消防站，约")
+    far = client.get("/map/near", params={"lon": 120.60, "lat": 42.90}).json()["sections"][0]
+    assert far["items"] == [] and "离道路过远" in far["note"]
 
 
 PAGES = ["/map", "/map/planner", "/map/emergency", "/map/village/150525107201", "/map/village/1"]
