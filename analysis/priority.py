@@ -24,6 +24,7 @@ import pandas as pd
 import shapely
 
 from analysis.screening import Rules as ScreeningRules
+from analysis.screening import counted
 from geo.crs import LOCAL_METRIC, WGS84, transform_geometries
 from layers.vocab import AdminClass, Control, CrashType, Severity
 
@@ -240,15 +241,13 @@ def counted_crashes(accidents: pd.DataFrame, as_of: date, rules: PriorityRules =
     analysis.screening.counted() keeps only injury and fatal crashes; the score also weighs property-damage ones,
     and the GB 14886 warrant counts them, so the same window and exclusions are applied here to all severities.
     """
-    if len(accidents) == 0:
-        return accidents
-    end = pd.Timestamp(as_of)
-    start = end - pd.DateOffset(years=rules.years)  # 29 February falls back to 28 February
-    when = pd.to_datetime(accidents["occurred_at"])
-    keep = (when >= start) & (when < end) & accidents["severity"].astype(object).isin(list(Severity.labels()))
-    if rules.exclude_impaired:
-        keep &= ~_bool(accidents, "drunk_driving") & ~_bool(accidents, "drug_driving")
-    return accidents[keep.to_numpy(dtype=bool)]
+    return counted(
+        accidents,
+        as_of,
+        ScreeningRules(years=rules.years),
+        severities=tuple(Severity.labels()),
+        exclude_impaired=rules.exclude_impaired,
+    )
 
 
 def score(

@@ -15,14 +15,13 @@ from typing import Protocol
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from analysis.budget import BudgetRules, Plan, plan
 from analysis.intersections import Extraction, ExtractRules, extract, road_attributes
 from analysis.nkde import KdeParams, NkdeResult, nkde
 from analysis.priority import FACTOR_LABELS, Priority, PriorityRules, score
 from analysis.priority import parameters as priority_parameters
-from analysis.screening import Rules, ScreeningResult, run_screening, to_frame, window_start
+from analysis.screening import Rules, ScreeningResult, in_window, run_screening, to_frame
 from geo.crs import LOCAL_METRIC, WGS84, transform_geometries
 from geo.network import build_network
 from layers import LAYERS, Layer
@@ -157,9 +156,7 @@ def crash_density(
     """
     roads = layers.read(LAYERS["roads"])
     accidents = layers.read(LAYERS["accidents"])
-    start = window_start(as_of, years)
-    when = pd.to_datetime(accidents["occurred_at"])
-    crashes = accidents[(when >= start) & (when < pd.Timestamp(as_of))]
+    crashes = accidents[in_window(accidents, as_of, years).to_numpy(dtype=bool)]
     attrs = road_attributes(roads)
     lines = transform_geometries(roads.geometry.to_numpy(), WGS84, LOCAL_METRIC)
     net = build_network(lines, attrs["grade_separated"].to_numpy())

@@ -142,15 +142,29 @@ def window_start(as_of: date, years: int) -> pd.Timestamp:
     return pd.Timestamp(as_of) - pd.DateOffset(years=years)
 
 
-def counted(accidents: pd.DataFrame, as_of: date, rules: Rules = Rules()) -> pd.DataFrame:
-    """The crashes that count: injury or fatal, within the last `years` before `as_of`, no drink or drugs."""
-    start = window_start(as_of, rules.years)
+def in_window(accidents: pd.DataFrame, as_of: date, years: int) -> pd.Series:
+    """Which crashes happened in the `years` before `as_of` (the norm's "3年内"; `as_of` itself excluded)."""
     when = pd.to_datetime(accidents["occurred_at"])
-    keep = (when >= start) & (when < pd.Timestamp(as_of)) & accidents["severity"].isin(["fatal", "injury"])
-    keep &= ~accidents["drunk_driving"].fillna(False).astype(bool) & ~accidents["drug_driving"].fillna(False).astype(
-        bool
-    )
-    return accidents[keep]
+    return (when >= window_start(as_of, years)) & (when < pd.Timestamp(as_of))
+
+
+def counted(
+    accidents: pd.DataFrame,
+    as_of: date,
+    rules: Rules = Rules(),
+    *,
+    severities: tuple[str, ...] = ("fatal", "injury"),
+    exclude_impaired: bool = True,
+) -> pd.DataFrame:
+    """The crashes that count: injury or fatal (or the `severities` asked for), within the last `years` before
+    `as_of`, drink- and drug-driving ones left out unless `exclude_impaired` is false."""
+    if len(accidents) == 0:
+        return accidents
+    keep = in_window(accidents, as_of, rules.years) & accidents["severity"].astype(object).isin(list(severities))
+    if exclude_impaired:
+        for column in ("drunk_driving", "drug_driving"):
+            keep &= ~accidents[column].fillna(False).astype(bool)
+    return accidents[keep.to_numpy(dtype=bool)]
 
 
 def screen(
