@@ -39,8 +39,10 @@ from analysis.response_network import (
     ResponseNetwork,
     Snapped,
     band_pieces,
+    column_values,
+    layers_network,
+    metric_geoms,
     response_graph,
-    response_network,
     snap,
     substrings,
 )
@@ -125,30 +127,21 @@ def fire_response(
     if analysed != (sorted(int(f) for f in fire_lanes.index), sorted(int(f) for f in obstructions.index)):
         raise ValueError("lanes must be the fire-lane analysis of the fire_lanes and obstructions given")
 
-    network = response_network(
-        _metric(roads, metric),
-        road_class=_column(roads, "admin_class"),
-        road_speed_limit_kmh=_column(roads, "speed_limit_kmh"),
-        road_grade_separated=_column(roads, "grade_separated"),
-        road_fids=roads.index,
-        lane_lines=_metric(fire_lanes, metric),
-        lane_fids=fire_lanes.index,
-        params=params,
-    )
+    network = layers_network(roads, fire_lanes, params)
 
     # What blocks, and where: the lane analysis's blocked lanes and blocking obstructions, placed on the network.
-    recorded_m = pd.Series(_metric(obstructions, metric), index=obstructions.index, dtype=object)
+    recorded_m = pd.Series(metric_geoms(obstructions, metric), index=obstructions.index, dtype=object)
     blockages, unplaced = place_blockages(network, lanes, recorded_m)
     n_block = len(blockages)
     is_cut = (blockages["kind"] == "obstruction").to_numpy() if n_block else np.zeros(0, bool)
     closed_lanes = {int(blockages["lane_fid"].iloc[b]): b for b in np.flatnonzero(~is_cut)}
 
     # Stations.
-    kind_key = np.array([class_key(k) for k in _column(resources, "kind")], dtype=object)
+    kind_key = np.array([class_key(k) for k in column_values(resources, "kind")], dtype=object)
     is_station = np.isin(kind_key, np.array(classes, dtype=object))
     station_frame = resources.loc[is_station]
     station_kind = kind_key[is_station]
-    station_snap = snap(network, _metric(station_frame, metric), params.access_max_m)
+    station_snap = snap(network, metric_geoms(station_frame, metric), params.access_max_m)
     placed = np.flatnonzero(station_snap.on_network)
     offset = params.turnout_s + station_snap.distance_m[placed] / (params.station_yard_kmh / 3.6)
     graph = response_graph(
@@ -182,7 +175,7 @@ def fire_response(
     times = _Times(network, graph, node_t, scenario_active, params)
 
     # Places.
-    b_geoms = _metric(buildings, metric)
+    b_geoms = metric_geoms(buildings, metric)
     b_at = times.place(b_geoms)
     b_times = times.of(b_at)
     b_village = _villages_of(buildings, b_geoms, villages, metric)
@@ -266,24 +259,6 @@ def fire_response(
 # -- helpers of the analysis -----------------------------------------------------------------------------------
 
 
-def _metric(frame: gpd.GeoDataFrame | None, metric_crs: str) -> np.ndarray:
-    """The frame's geometries in the metric CRS (EPSG:4326 assumed when the frame has none)."""
-    if frame is None or len(frame) == 0:
-        return np.empty(0, dtype=object)
-    src = frame.crs.to_string() if frame.crs is not None else WGS84
-    geoms = frame.geometry.to_numpy()
-    if src == metric_crs:
-        return np.asarray(geoms, dtype=object)
-    return np.asarray(transform_geometries(geoms, src, metric_crs), dtype=object)
-
-
-def _column(frame: pd.DataFrame, name: str) -> list[Any]:
-    """A column's values as a list, None throughout when the column is absent."""
-    if name not in frame.columns:
-        return [None] * len(frame)
-    return frame[name].tolist()
-
-
 def _int_column(frame: pd.DataFrame, name: str) -> np.ndarray:
     """A whole-number column with missing values as 0 (0 throughout when absent)."""
     if name not in frame.columns:
@@ -343,7 +318,7 @@ def _station_table(
     off[placed] = offset
     return pd.DataFrame(
         {
-            "name": _column(frame, "name"),
+            "name": column_values(frame, "name"),
             "kind": kinds,
             "standard_min": [params.station_standard_min[k] for k in kinds],
             "on_network": snapped.on_network,
@@ -362,11 +337,11 @@ def _villages_of(
     frame: gpd.GeoDataFrame, geoms: np.ndarray, villages: gpd.GeoDataFrame | None, metric_crs: str
 ) -> np.ndarray:
     """Each place's village code: its own `village_code` where set, else the village polygon holding it."""
-    own = _column(frame, "village_code")
+    own = column_values(frame, "village_code")
     codes = np.array([None if missing(v) else str(v) for v in own], dtype=object)
     todo = np.flatnonzero(np.array([c is None for c in codes], bool))
     if len(todo) and villages is not None and len(villages) and "code" in villages.columns:
-        polys = _metric(villages, metric_crs)
+        polys = metric_geoms(villages, metric_crs)
         pts = shapely.point_on_surface(geoms[todo])
         q, j = shapely.STRtree(polys).query(pts, predicate="within")
         order = np.lexsort((j, q))
@@ -382,7 +357,7 @@ def _settlement_of(b_geoms: np.ndarray, settlements: gpd.GeoDataFrame | None, me
     out: list[int | None] = [None] * len(b_geoms)
     if settlements is None or len(settlements) == 0 or len(b_geoms) == 0:
         return out
-    polys = _metric(settlements, metric_crs)
+    polys = metric_geoms(settlements, metric_crs)
     pts = shapely.point_on_surface(b_geoms)
     q, j = shapely.STRtree(polys).query(pts, predicate="within")
     fids = np.asarray(settlements.index, dtype=np.int64)
@@ -527,13 +502,13 @@ def _settlement_table(
     params = times.params
     fids = np.asarray(settlements.index, dtype=np.int64)
     member = pd.Series(settle_of, index=building_table.index, dtype="Int64")
-    own_at = times.place(_metric(settlements, params.metric_crs))
+    own_at = times.place(metric_geoms(settlements, params.metric_crs))
     own_times = times.of(own_at)
     counts = member.value_counts()
     n_members = np.array([int(counts.get(f, 0)) for f in fids])
     cols: dict[str, Any] = {
-        "name": _column(settlements, "name"),
-        "village_code": [None if missing(v) else str(v) for v in _column(settlements, "village_code")],
+        "name": column_values(settlements, "name"),
+        "village_code": [None if missing(v) else str(v) for v in column_values(settlements, "village_code")],
         "buildings": n_members,
         "on_network": np.where(n_members > 0, True, own_at.snapped.on_network),
     }
@@ -554,11 +529,11 @@ def _risk_table(
     if risk_sources is None or len(risk_sources) == 0:
         return pd.DataFrame(columns=["name", "village_code", "on_network", "access_m"])
     params = times.params
-    geoms = _metric(risk_sources, params.metric_crs)
+    geoms = metric_geoms(risk_sources, params.metric_crs)
     at = times.place(geoms)
     village = _villages_of(risk_sources, geoms, villages, params.metric_crs)
     table = _place_table(risk_sources.index, village, at.snapped, times.of(at), params)
-    table.insert(0, "name", _column(risk_sources, "name"))
+    table.insert(0, "name", column_values(risk_sources, "name"))
     return table
 
 
@@ -573,7 +548,7 @@ def _coverage(
     within the band (cumulative), of how many, and the share; villages with none of a kind get 0 of 0 (share empty)."""
     names: dict[str, Any] = {}
     if villages is not None and len(villages) and "code" in villages.columns:
-        names = dict(zip(villages["code"].astype(str), _column(villages, "name"), strict=True))
+        names = dict(zip(villages["code"].astype(str), column_values(villages, "name"), strict=True))
     no_village = ""  # the group of places whose village is unknown
     kinds = (
         ("buildings", buildings, None),

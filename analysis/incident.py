@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -33,9 +32,17 @@ from scipy.sparse.csgraph import dijkstra
 
 from analysis.fire_lanes import FireLaneAnalysis, analyse_fire_lanes
 from analysis.response_blockages import place_blockages
-from analysis.response_network import ResponseGraph, ResponseNetwork, response_graph, response_network, snap
+from analysis.response_network import (
+    ResponseGraph,
+    ResponseNetwork,
+    column_values,
+    layers_network,
+    metric_geoms,
+    response_graph,
+    snap,
+)
 from analysis.response_params import ResponseParams, class_key, missing
-from geo.crs import WGS84, transform_geometries, transformer
+from geo.crs import WGS84, transformer
 from geo.errors import GeoError
 from layers.vocab import ResourceKind
 
@@ -115,16 +122,7 @@ class IncidentRouter:
         """
         params = params or ResponseParams()
         metric = params.metric_crs
-        network = response_network(
-            _metric(roads, metric),
-            road_class=_column(roads, "admin_class"),
-            road_speed_limit_kmh=_column(roads, "speed_limit_kmh"),
-            road_grade_separated=_column(roads, "grade_separated"),
-            road_fids=roads.index,
-            lane_lines=_metric(fire_lanes, metric),
-            lane_fids=fire_lanes.index,
-            params=params,
-        )
+        network = layers_network(roads, fire_lanes, params)
         blockages = pd.DataFrame()
         cut = np.zeros(0, bool)
         if blocked and len(fire_lanes):
@@ -133,7 +131,7 @@ class IncidentRouter:
             recorded = obstructions if obstructions is not None else fire_lanes.iloc[:0]
             if sorted(o.fid for o in lanes.obstructions) != sorted(int(f) for f in recorded.index):
                 raise ValueError("lanes must be the fire-lane analysis of the obstructions given")
-            recorded_m = pd.Series(_metric(recorded, metric), index=recorded.index, dtype=object)
+            recorded_m = pd.Series(metric_geoms(recorded, metric), index=recorded.index, dtype=object)
             blockages, _ = place_blockages(network, lanes, recorded_m)
             if len(blockages):
                 cut = (blockages["kind"] == "obstruction").to_numpy()
@@ -152,17 +150,17 @@ class IncidentRouter:
         u, v, open_ = graph.ends(np.ones(n_block, bool))
 
         # Resources: where each meets the network and how long before its vehicle is on the road.
-        snapped = snap(network, _metric(resources, metric), params.access_max_m)
+        snapped = snap(network, metric_geoms(resources, metric), params.access_max_m)
         piece, offset = graph.locate(snapped)
         setback = np.where(np.isfinite(snapped.distance_m), snapped.distance_m, np.nan)
         start_s = np.where(snapped.on_network, params.turnout_s + setback / (params.station_yard_kmh / 3.6), np.nan)
-        kinds = np.array([class_key(k) for k in _column(resources, "kind")], dtype=object)
+        kinds = np.array([class_key(k) for k in column_values(resources, "kind")], dtype=object)
         labels = ResourceKind.labels()
         table = pd.DataFrame(
             {
                 "kind": kinds,
                 "kind_label": [labels.get(k, k) for k in kinds],
-                "name": [None if missing(x) else str(x) for x in _column(resources, "name")],
+                "name": [None if missing(x) else str(x) for x in column_values(resources, "name")],
                 "on_network": snapped.on_network,
                 "setback_m": setback,
                 "start_s": start_s,
@@ -333,17 +331,3 @@ def _tree_metres(pred: np.ndarray, keys: np.ndarray, length: np.ndarray) -> np.n
         anc[live] = anc[a]
         live = live[anc[live] >= 0]
     return acc  # 0 at the root and at nodes it does not reach (their time is inf)
-
-
-def _metric(frame: gpd.GeoDataFrame | None, metric_crs: str) -> np.ndarray:
-    """The frame's geometries in the metric CRS (EPSG:4326 assumed when the frame has none)."""
-    if frame is None or len(frame) == 0:
-        return np.empty(0, dtype=object)
-    src = frame.crs.to_string() if frame.crs is not None else WGS84
-    geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
-    return geoms if src == metric_crs else np.asarray(transform_geometries(geoms, src, metric_crs), dtype=object)
-
-
-def _column(frame: pd.DataFrame, name: str) -> list[Any]:
-    """A column's values as a list, None throughout when the column is absent."""
-    return frame[name].tolist() if name in frame.columns else [None] * len(frame)

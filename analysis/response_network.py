@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -30,6 +31,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from analysis.response_params import ResponseParams, class_key, missing
+from geo.crs import WGS84, transform_geometries
 from geo.network import NetworkRepairs, build_network, run_starts
 
 #: Edge kind of a fire lane that does not run along a road.
@@ -521,3 +523,32 @@ def substrings(lines: np.ndarray, which: np.ndarray, start_m: np.ndarray, end_m:
     coords[head] = p0
     coords[tail] = p1
     return np.asarray(shapely.linestrings(coords, indices=req), dtype=object)
+
+
+def metric_geoms(frame: gpd.GeoDataFrame | None, metric_crs: str) -> np.ndarray:
+    """The frame's geometries in the metric CRS (EPSG:4326 assumed when the frame has none)."""
+    if frame is None or len(frame) == 0:
+        return np.empty(0, dtype=object)
+    src = frame.crs.to_string() if frame.crs is not None else WGS84
+    geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
+    return geoms if src == metric_crs else np.asarray(transform_geometries(geoms, src, metric_crs), dtype=object)
+
+
+def column_values(frame: pd.DataFrame, name: str) -> list[Any]:
+    """A column's values as a list, None throughout when the column is absent."""
+    return frame[name].tolist() if name in frame.columns else [None] * len(frame)
+
+
+def layers_network(roads: gpd.GeoDataFrame, fire_lanes: gpd.GeoDataFrame, params: ResponseParams) -> ResponseNetwork:
+    """The response network of the stored roads and fire_lanes layers (any CRS they carry, lon/lat as stored)."""
+    metric = params.metric_crs
+    return response_network(
+        metric_geoms(roads, metric),
+        road_class=column_values(roads, "admin_class"),
+        road_speed_limit_kmh=column_values(roads, "speed_limit_kmh"),
+        road_grade_separated=column_values(roads, "grade_separated"),
+        road_fids=roads.index,
+        lane_lines=metric_geoms(fire_lanes, metric),
+        lane_fids=fire_lanes.index,
+        params=params,
+    )
