@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -64,6 +65,7 @@ class Catalog(Mapping[str, LayerData]):
     def __init__(self, info: DatasetInfo, layers: Mapping[str, LayerData]) -> None:
         self.info = info
         self._layers = dict(layers)
+        self._derived: dict[str, tuple[frozenset[str], Any]] = {}
 
     @classmethod
     def load(cls, store: Store) -> Catalog:
@@ -87,9 +89,16 @@ class Catalog(Mapping[str, LayerData]):
         return int(match[0])
 
     def replace(self, layer_id: str, data: LayerData) -> None:
-        """Serve a layer's new contents (an analysis has just rewritten it)."""
+        """Serve a layer's new contents (an analysis has just rewritten it); what was derived from it is dropped."""
         get_layer(layer_id)
         self._layers[layer_id] = data
+        self._derived = {k: v for k, v in self._derived.items() if layer_id not in v[0]}
+
+    def derived(self, name: str, layer_ids: Iterable[str], build: Callable[[], Any]) -> Any:
+        """A value computed from some layers (a routing network, say), built once and again after one is replaced."""
+        if name not in self._derived:
+            self._derived[name] = (frozenset(layer_ids), build())
+        return self._derived[name][1]
 
     def __getitem__(self, layer_id: str) -> LayerData:
         get_layer(layer_id)  # raises UnknownLayer with the list of known ids

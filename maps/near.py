@@ -65,22 +65,22 @@ def _by_road(cat: Catalog, lon: float, lat: float) -> dict[str, Any]:
     return {"title": title, "items": items}
 
 
-_ROUTERS: dict[tuple[int, ...], IncidentRouter] = {}
+#: The layers the routing network is made of: a new version of any of them means a new network.
+ROUTED = ("roads", "fire_lanes", "emergency_resources", "obstructions")
 
 
 def _router(cat: Catalog) -> IncidentRouter:
-    """The routing network for the layers being served, built once and again only when one of them is replaced."""
-    layers = ("roads", "fire_lanes", "emergency_resources", "obstructions")
-    key = tuple(id(cat[name]) for name in layers)
-    router = _ROUTERS.get(key)
-    if router is None:
-        router = IncidentRouter.build(
-            cat["roads"].frame, cat["fire_lanes"].frame, cat["emergency_resources"].frame,
+    """The routing network for the layers being served, built on first use and again when one is replaced."""
+    return cat.derived(
+        "incident_router",
+        ROUTED,
+        lambda: IncidentRouter.build(
+            cat["roads"].frame,
+            cat["fire_lanes"].frame,
+            cat["emergency_resources"].frame,
             obstructions=cat["obstructions"].frame,
-        )  # fmt: skip
-        _ROUTERS.clear()
-        _ROUTERS[key] = router
-    return router
+        ),  # fmt: skip
+    )
 
 
 def _item(cat: Catalog, layer_id: str, fid: int, distance_m: float, note_field: str | None) -> dict[str, Any]:
