@@ -171,18 +171,20 @@ class GeoPackageStore:
         Run before the file is shared with other connections (the service calls it first thing): GDAL creates the
         tables, and after this every later write can go through sqlite3. Returns what was changed, in words.
         """
-        changes = []
-        for layer in layers:
-            if not self.has(layer):
-                self.replace(layer, empty_frame(layer))
-                changes.append(f"created table {layer.id}")
-                continue
-            with self._sqlite() as db:
+        changes, missing = [], []
+        with self._sqlite() as db:  # one look at the file's tables, not a GDAL open per layer
+            for layer in layers:
                 present = table_columns(db, layer.id)
+                if not present:
+                    missing.append(layer)
+                    continue
                 for name, dtype in column_dtypes(layer).items():
                     if name not in present:
                         db.execute(f'ALTER TABLE "{layer.id}" ADD COLUMN "{name}" {SQL_TYPES.get(dtype, "TEXT")}')
                         changes.append(f"added column {layer.id}.{name}")
+        for layer in missing:
+            self.replace(layer, empty_frame(layer))
+            changes.append(f"created table {layer.id}")
         return changes
 
     def _table_ready(self, layer: Layer) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 import sqlite3
 
-import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
@@ -29,7 +28,11 @@ def path(tmp_path):
     return target
 
 
-def test_a_rewrite_under_open_connections_leaves_them_and_the_file_sound(path):
+def test_a_rewrite_under_open_connections_leaves_them_and_the_file_sound(path, monkeypatch):
+    def gdal_write(*args, **kwargs):
+        raise AssertionError("an existing table was handed to GDAL while the file is shared")
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", gdal_write)  # GDAL's own SQLite must not touch a shared file
     store = GeoPackageStore(path)
     frame = store.read(LAYERS["intersections"])  # as the service does: read everything before sharing the file
     users = UserStore(path)
@@ -88,17 +91,13 @@ def test_missing_tables_and_columns_are_added_before_the_file_is_shared(path):
         db.execute("DELETE FROM gpkg_contents WHERE table_name = 'treatment_plan'")
         db.execute("DELETE FROM gpkg_geometry_columns WHERE table_name = 'treatment_plan'")
     changes = store.ensure_tables(LAYERS.values())
-    assert changes == ["added column intersections.skew_deg", "created table treatment_plan"] or set(changes) == {
-        "added column intersections.skew_deg",
-        "created table treatment_plan",
-    }
+    assert changes == ["added column intersections.skew_deg", "created table treatment_plan"]
     assert store.read(LAYERS["intersections"])["skew_deg"].isna().all()
     assert store.ensure_tables(LAYERS.values()) == []
 
 
 def test_geometry_blobs_round_trip():
-    for geom in (Point(120.5, 42.8), LineString([(120.5, 42.8), (120.6, 42.9)]), Point()):
-        assert decode(geometry_blob(geom)).equals(geom) or (geom.is_empty and decode(geometry_blob(geom)).is_empty)
+    for geom in (Point(120.5, 42.8), LineString([(120.5, 42.8), (120.6, 42.9)])):
+        assert decode(geometry_blob(geom)).equals_exact(geom, tolerance=0)
+    assert decode(geometry_blob(Point())).is_empty
     assert geometry_blob(None) is None
-    frame = gpd.GeoDataFrame(geometry=[Point(1, 2)], crs=4326)
-    assert len(frame) == 1
