@@ -170,7 +170,7 @@ def _factor_rows(factors: Any) -> list[str]:
 
 def _risk_rows(cat: Catalog, fid: int) -> list[str]:
     """How the site is graded, step by step: the four-colour rule, and GB 18218 where it holds dangerous goods."""
-    from analysis.major_hazard import assess
+    from analysis.major_hazard import DEFAULT_RULES, assess
     from analysis.risk_grading import grade
 
     site = cat["risk_sources"].frame.loc[[fid]]
@@ -178,7 +178,10 @@ def _risk_rows(cat: Catalog, fid: int) -> list[str]:
     rule = grade(site)["rule"].iloc[0]
     if isinstance(rule, str) and rule:
         rows.append(f"<li>{escape(rule)}</li>")
-    found = assess(site, cat["buildings"].frame).iloc[0]
+    # Only the buildings that can count, found through the served index: the engine need not index the whole town.
+    reach = DEFAULT_RULES.site_radius_m + DEFAULT_RULES.exposure_radius_m + 1.0
+    near = cat["buildings"].index.within_distance(cat["risk_sources"].index.geometry(fid), reach)
+    found = assess(site, cat["buildings"].frame.loc[near]).iloc[0]
     if found["substances"]:
         rows.append(f"<li>{escape(str(found['explanation']))}</li>")
     rows.append("</ul>")

@@ -54,3 +54,4 @@ def test_the_risk_grading_over_http_and_in_the_popup(tmp_path):
         assert "重大危险源清单" in openpyxl.load_workbook(BytesIO(book.content)).sheetnames
         popup = client.get(f"/map/popup/risk_sources/{found['major'][0]}").text
         assert "分级依据" in popup and "GB 18218" in popup and "α =" in popup
+        assert f"共{lpg['exposed_people']}人" in popup  # the popup counts the same people as the register
