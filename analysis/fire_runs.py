@@ -7,16 +7,12 @@ through `fire`, so the answer is the same whichever way it was asked for.
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import asdict, dataclass
 from datetime import date
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
 
 from analysis.fire_lanes import FireLaneAnalysis, LaneRules, analyse_fire_lanes
 from analysis.fire_response import FireResponse, fire_response
@@ -24,6 +20,7 @@ from analysis.fire_separation import DEFAULT_RULES, SeparationRules
 from analysis.response_params import ResponseParams
 from analysis.runs import Layers
 from analysis.settlement_plans import SeparationResult, analyse
+from exchange import sheets
 from layers import LAYERS
 from layers.frames import frame_from_properties
 from layers.vocab import ClusterSize
@@ -172,7 +169,7 @@ def _text(value) -> str | None:
 
 def workbook(run: FireRun) -> bytes:
     """One XLSX for the fire office: lanes, cut-off buildings, coverage, places outside, settlements, clusters."""
-    sheets = {
+    tables = {
         "消防车通道": run.lane_table.reset_index(),
         "堵塞影响建筑": run.response.cut_off,
         "到场时间覆盖": run.response.coverage,
@@ -182,31 +179,4 @@ def workbook(run: FireRun) -> bytes:
         "连片建筑": pd.DataFrame(run.separation.clusters.drop(columns="geometry")).reset_index(),
         "街区间距": pd.DataFrame(run.lanes.spacing_frame().drop(columns="geometry", errors="ignore")),
     }
-    book = Workbook()
-    book.remove(book.active)
-    for title, frame in sheets.items():
-        sheet = book.create_sheet(title)
-        columns = list(frame.columns)
-        sheet.append(columns)
-        for row in frame.itertuples(index=False):
-            sheet.append([_cell(v) for v in row])
-        sheet.freeze_panes = "A2"
-        for k, name in enumerate(columns, start=1):
-            sheet.column_dimensions[get_column_letter(k)].width = min(max(len(str(name)) + 2, 10), 40)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def _cell(value):
-    if isinstance(value, list | tuple | set | dict):
-        return json.dumps(value if not isinstance(value, set) else sorted(value), ensure_ascii=False, default=str)
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return None
-    if isinstance(value, pd.Timestamp | date):
-        return value.isoformat()
-    if not isinstance(value, str | int | float | bool):
-        return str(value)
-    return value
+    return sheets.workbook(tables)

@@ -1,6 +1,6 @@
 """The 千灯万带 budget plan as files people pass around: an XLSX for the office and GeoJSON for any map.
 
-The workbook follows the ledger lists (ledger/lists.py): Chinese headers, one table per sheet, frozen header and
+The workbook is laid out like the others (exchange/sheets.py): Chinese headers, one table per sheet, frozen header and
 first column, widths that fit Chinese text. It holds the plan with a totals row, what the budget left out, every
 candidate with its points per factor, and every parameter, unit cost and CMF with its source, so a reader can check
 each number. The GeoJSON is lon/lat (RFC 7946) with English property keys; measures also come as Chinese labels.
@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from io import BytesIO
 from typing import Any
 
 import pandas as pd
 from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
 
 from analysis.budget import PER_LABELS, Plan, PlanItem
 from analysis.priority import FACTOR_LABELS, Priority, PriorityRules, parameters
+from exchange import sheets
 from layers.vocab import AdminClass
 
 PLAN_COLUMNS = {
@@ -141,29 +142,22 @@ def parameter_table(plan: Plan, priority_rules: PriorityRules | None = None) -> 
 
 def plan_workbook(plan: Plan, priorities: Sequence[Priority], priority_rules: PriorityRules | None = None) -> bytes:
     """投资计划 (with totals), 预算外候选, 全部候选路口 and 参数与来源 as one XLSX file."""
-    sheets = {
+    tables = {
         "投资计划": plan_table(plan.items),
         "预算外候选": plan_table(plan.left_out),
         "全部候选路口": candidate_table(priorities, plan),
         "参数与来源": parameter_table(plan, priority_rules),
     }
-    buffer = BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for name, table in sheets.items():
-            table.to_excel(writer, sheet_name=name, index=False)
-            sheet = writer.sheets[name]
-            if name == "投资计划":
-                _totals(sheet, plan, list(table.columns))
-            for cell in sheet[1]:
-                cell.font = Font(bold=True)
-            for i, header in enumerate(table.columns, start=1):
-                width = max([_width(header), *(_width(v) for v in table.iloc[:, i - 1])], default=8)
-                sheet.column_dimensions[sheet.cell(row=1, column=i).column_letter].width = max(8, min(60, width + 2))
-            sheet.freeze_panes = "B2"
-    return buffer.getvalue()
+
+    def finish(name: str, sheet: Worksheet) -> None:
+        if name == "投资计划":
+            _totals(sheet, plan, list(tables[name].columns))
+        sheet.freeze_panes = "B2"  # the rank or category stays in view
+
+    return sheets.workbook(tables, finish=finish)
 
 
-def _totals(sheet: Any, plan: Plan, headers: list[str]) -> None:
+def _totals(sheet: Worksheet, plan: Plan, headers: list[str]) -> None:
     """合计 row under the plan, then the budget and what is left of it."""
     total = dict.fromkeys(headers, None)
     total[PLAN_COLUMNS["rank"]] = "合计"
@@ -251,11 +245,3 @@ def _text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
-
-
-def _width(value: Any) -> int:
-    """Display width in Excel's units, counting a Chinese character as two."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return 0
-    text = str(value)
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)

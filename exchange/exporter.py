@@ -23,6 +23,7 @@ import shapely
 from shapely.geometry import mapping
 
 from exchange.errors import ExportFailed
+from exchange.sheets import display_width, sheet_title
 from layers import Layer
 from layers.base import _strip_optional, is_temporal
 from layers.frames import plain, properties_of
@@ -187,16 +188,16 @@ def _write_xlsx(layer: Layer, frame: gpd.GeoDataFrame, path: Path, report: Expor
 
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = _sheet_title(layer.title)
+    sheet.title = sheet_title(layer.title)
     headers = sheet_headers(layer)
     sheet.append(headers)
-    widths = [_display_width(h) for h in headers]
+    widths = [display_width(h) for h in headers]
     temporal = {i + 1: _is_date_only(layer, name) for i, name in enumerate(layer.fields) if _temporal(layer, name)}
     for cells in sheet_rows(layer, frame, report):
         cells = [_naive(c) for c in cells]
         sheet.append(cells)
         for i, value in enumerate(cells):
-            widths[i] = max(widths[i], min(_display_width(value), 60))
+            widths[i] = max(widths[i], min(display_width(value), 60))
     for column, date_only in temporal.items():
         for (cell,) in sheet.iter_rows(min_row=2, min_col=column + 1, max_col=column + 1):
             cell.number_format = "yyyy-mm-dd" if date_only else "yyyy-mm-dd hh:mm"
@@ -250,21 +251,6 @@ def _temporal(layer: Layer, name: str) -> bool:
 
 def _is_date_only(layer: Layer, name: str) -> bool:
     return _strip_optional(layer.properties.model_fields[name].annotation) is date
-
-
-def _sheet_title(title: str) -> str:
-    """Excel sheet names: at most 31 characters, none of []:*?/\\."""
-    for bad in "[]:*?/\\":
-        title = title.replace(bad, "、")
-    return title[:31]
-
-
-def _display_width(value: Any) -> int:
-    """Columns as wide as the text looks: CJK characters take two columns."""
-    if value is None:
-        return 0
-    text = _text(value) if isinstance(value, datetime | date) else str(value)
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
 
 
 __all__ = ["FORMATS", "ExportReport", "export_layer", "sheet_headers", "sheet_rows"]

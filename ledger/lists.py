@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, timedelta
-from io import BytesIO
 
 import pandas as pd
 
+from exchange import sheets
 from layers.ledger import HazardProperties
 from layers.vocab import Channel, HazardLevel, HazardStatus, Sector, SupervisionLevel
 
@@ -144,20 +144,11 @@ def statistics(table: pd.DataFrame, by: str) -> pd.DataFrame:
 
 def workbook(table: pd.DataFrame, today: date) -> bytes:
     """The two lists, the unit summary and the due and overdue lists as one XLSX file."""
-    sheets = {
+    tables = {
         "问题隐患清单": problem_list(table),
         "制度措施清单": measures_list(table),
         "责任单位汇总": unit_summary(table),
         "逾期隐患": problem_list(table[table["overdue"]]),
         "7日内到期": problem_list(due_within(table, today, 7)),
     }
-    buffer = BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for name, sheet in sheets.items():
-            sheet.to_excel(writer, sheet_name=name, index=False)
-            columns = writer.sheets[name].column_dimensions
-            for i, header in enumerate(sheet.columns, start=1):
-                letter = writer.sheets[name].cell(row=1, column=i).column_letter
-                columns[letter].width = max(8, min(40, 2 * len(str(header)) + 2))
-            writer.sheets[name].freeze_panes = "B2"
-    return buffer.getvalue()
+    return sheets.workbook(tables)
