@@ -7,7 +7,6 @@ and nothing is written.
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -24,6 +23,7 @@ from api.catalog import Catalog
 from api.errors import InvalidParameter
 from api.params import SettingsDep
 from api.routes.ogc import CatalogDep
+from api.tables import records
 from api.uploads import read_photo
 from geo.validate import geometry_problem
 from layers.frames import properties_of
@@ -159,16 +159,12 @@ def _table(cat: Catalog, user: Any) -> pd.DataFrame:
     return hazard_table(mine, villages, date.today())
 
 
-def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    return json.loads(table.to_json(orient="records", force_ascii=False, date_format="iso"))
-
-
 @router.get("/lists/overdue", summary="Overdue hazards (逾期)")
 def overdue_list(cat: CatalogDep, user: CurrentUser) -> dict[str, Any]:
     """Hazards in rectification past their deadline, within the user's remit, as the problem list reads them."""
     table = _table(cat, user)
     rows = problem_list(table[table["overdue"]])
-    return {"count": len(rows), "rows": _records(rows)}
+    return {"count": len(rows), "rows": records(rows, index=False)}
 
 
 @router.get("/lists/due", summary="Hazards due within N days")
@@ -177,7 +173,7 @@ def due_list(
 ) -> dict[str, Any]:
     """Hazards whose deadline falls between today and `days` days ahead."""
     rows = problem_list(due_within(_table(cat, user), date.today(), days))
-    return {"days": days, "count": len(rows), "rows": _records(rows)}
+    return {"days": days, "count": len(rows), "rows": records(rows, index=False)}
 
 
 @router.get("/stats", summary="Statistics by village, sector, level or month")
@@ -187,7 +183,7 @@ def ledger_stats(
     by: Annotated[Literal["village", "sector", "level", "month"], Query(description="how to group")] = "village",
 ) -> dict[str, Any]:
     """Found, closed, open, overdue, major and supervised hazards per group, within the user's remit."""
-    return {"by": by, "rows": _records(statistics(_table(cat, user), by))}
+    return {"by": by, "rows": records(statistics(_table(cat, user), by), index=False)}
 
 
 @router.get(

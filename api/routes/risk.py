@@ -5,7 +5,6 @@ Computed on request from the layers the service holds (milliseconds for a town),
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pandas as pd
@@ -17,12 +16,9 @@ from analysis.risk_register import register_workbook
 from api.auth import CurrentUser
 from api.routes.analysis import XLSX
 from api.routes.ogc import CatalogDep
+from api.tables import records
 
 router = APIRouter(prefix="/analysis/risk", tags=["analysis 分析"])
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return json.loads(frame.reset_index().to_json(orient="records", force_ascii=False, default_handler=str))
 
 
 def major_hazards(cat) -> pd.DataFrame:
@@ -35,7 +31,7 @@ def get_major_hazards(cat: CatalogDep) -> dict[str, Any]:
     """Each substance's q, Q and β with where they came from, and the calculation in words."""
     table = major_hazards(cat)
     major = table[table["major"]]
-    return {"major": [int(f) for f in major.index], "sources": _records(table)}
+    return {"major": [int(f) for f in major.index], "sources": records(table)}
 
 
 @router.get("/grades", summary="Four-colour risk levels by LEC or LS, and the count of each colour per village")
@@ -43,7 +39,7 @@ def get_grades(cat: CatalogDep) -> dict[str, Any]:
     """The rule applied to each source, and where it disagrees with the level on record."""
     graded = grade(cat["risk_sources"].frame, cat["villages"].frame)
     villages = village_summary(graded, cat["villages"].frame)
-    return {"sources": _records(graded), "villages": _records(villages)}
+    return {"sources": records(graded), "villages": records(villages)}
 
 
 @router.get("/register.xlsx", summary="The graded register: major hazard sources and every risk source's level")
