@@ -11,7 +11,7 @@ from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from analysis import runs
 from analysis.budget import BudgetRules, Plan, local_rules, parse_settings, plan
@@ -27,7 +27,7 @@ from api.params import SettingsDep
 from api.routes.ogc import CatalogDep
 from geo.network import NetworkParams
 from layers import Layer
-from ledger.roles import Forbidden, Role
+from ledger.roles import Forbidden, Role, User
 from store import open_store
 
 router = APIRouter(prefix="/analysis", tags=["analysis 分析"])
@@ -40,10 +40,14 @@ Measures = Annotated[list[str] | None, Query(description="only these measures (d
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def town_office(user) -> None:
-    """Only the town office runs analyses: a run replaces layers everyone sees."""
+def town_office(user: CurrentUser) -> User:
+    """Only the town office runs analyses: a run replaces layers everyone sees (checked before any parameter)."""
     if user.role != Role.ADMIN:
         raise Forbidden("只有镇安办可以运行分析 (only the town office runs analyses)")
+    return user
+
+
+TownOffice = Annotated[User, Depends(town_office)]
 
 
 class Served:
@@ -68,7 +72,10 @@ class Served:
 
 
 def _records(frame) -> list[dict[str, Any]]:
-    """A stored layer's attributes as JSON-ready records, fid included."""
+    """A stored layer's attributes as JSON-ready records, fid included, floats exact.
+
+    Not api.tables.records: pandas' JSON encoder keeps at most 15 digits, and these answers have always had them all.
+    """
     records = frame.drop(columns=frame.geometry.name).reset_index().to_dict(orient="records")
     return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in records]
 
@@ -83,12 +90,11 @@ def _parameters(frame) -> Any:
 def run_intersections(
     cat: CatalogDep,
     settings: SettingsDep,
-    user: CurrentUser,
+    user: TownOffice,
     consolidate_m: Annotated[float, Query(description="junction nodes this close are one intersection", gt=0)] = 15.0,
     snap_m: Annotated[float, Query(description="a dangling end this close to a road joins it", ge=0)] = 2.0,
 ) -> dict[str, Any]:
     """Noding, snapping and consolidation, then classes, skew, 穿镇, sight triangles and 坡改平 for each."""
-    town_office(user)
     try:
         rules = ExtractRules(network=NetworkParams(snap_m=snap_m, consolidate_m=consolidate_m))
     except ValueError as exc:
@@ -110,9 +116,8 @@ def get_intersections(cat: CatalogDep) -> dict[str, Any]:
 
 
 @router.post("/blackspots", summary="Screen the accidents for 事故多发点段 and store the result")
-def run_blackspots(cat: CatalogDep, settings: SettingsDep, user: CurrentUser, as_of: AsOf = None) -> dict[str, Any]:
+def run_blackspots(cat: CatalogDep, settings: SettingsDep, user: TownOffice, as_of: AsOf = None) -> dict[str, Any]:
     """The town office runs it; the accident_segments layer is replaced and served at once."""
-    town_office(user)
     day = as_of or date.today()
     result, _ = runs.blackspots(Served(cat, settings), day)
     return {
@@ -154,7 +159,7 @@ def get_blackspots(cat: CatalogDep) -> dict[str, Any]:
 def run_nkde(
     cat: CatalogDep,
     settings: SettingsDep,
-    user: CurrentUser,
+    user: TownOffice,
     as_of: AsOf = None,
     lixel_m: Annotated[float, Query(description="length of the road pieces (m)", gt=0)] = 50.0,
     bandwidth_m: Annotated[float, Query(description="kernel bandwidth along the roads (m)", gt=0)] = 300.0,
@@ -162,7 +167,6 @@ def run_nkde(
     method: Literal["simple", "discontinuous"] = "simple",
 ) -> dict[str, Any]:
     """Every crash of the three years counts once; lixels with any density are stored, in five classes."""
-    town_office(user)
     try:
         params = KdeParams(lixel_m=lixel_m, bandwidth_m=bandwidth_m, kernel=kernel, method=method)
     except ValueError as exc:
@@ -189,11 +193,15 @@ def get_nkde(cat: CatalogDep, top: Annotated[int, Query(ge=1, le=500)] = 20) -> 
     return {"count": len(frame), "parameters": _parameters(frame), "densest": _records(densest)}
 
 
-def _rules(cost: list[str] | None, cmf: list[str] | None, measure: list[str] | None) -> BudgetRules:
+def plan_rules(cost: Costs = None, cmf: Cmfs = None, measure: Measures = None) -> BudgetRules:
+    """The local costs, CMFs and measures every plan route takes, read and checked in one place."""
     try:
         return local_rules(parse_settings(cost or [], "cost"), parse_settings(cmf or [], "cmf"), measure)
     except ValueError as exc:
         raise InvalidParameter(str(exc)) from None
+
+
+PlanRulesDep = Annotated[BudgetRules, Depends(plan_rules)]
 
 
 def _plan(cat, budget: float, day: date, rules: BudgetRules) -> tuple[list, Plan]:
@@ -222,17 +230,13 @@ def _plan_json(priorities, chosen: Plan, day: date) -> dict[str, Any]:
 def run_plan(
     cat: CatalogDep,
     settings: SettingsDep,
-    user: CurrentUser,
+    user: TownOffice,
     budget: Budget,
+    rules: PlanRulesDep,
     as_of: AsOf = None,
-    cost: Costs = None,
-    cmf: Cmfs = None,
-    measure: Measures = None,
 ) -> dict[str, Any]:
     """The treatment_plan layer is replaced: every candidate with its score and factors, the funded ones marked."""
-    town_office(user)
     day = as_of or date.today()
-    rules = _rules(cost, cmf, measure)
     try:
         run = runs.treatment_plan(Served(cat, settings), budget, day, budget_rules=rules)
     except ValueError as exc:
@@ -256,14 +260,12 @@ def plan_xlsx(
     cat: CatalogDep,
     user: CurrentUser,
     budget: Budget,
+    rules: PlanRulesDep,
     as_of: AsOf = None,
-    cost: Costs = None,
-    cmf: Cmfs = None,
-    measure: Measures = None,
 ) -> Response:
     """Plan, left-out candidates, every candidate's factors, and the parameters with their sources."""
     day = as_of or date.today()
-    priorities, chosen = _plan(cat, budget, day, _rules(cost, cmf, measure))
+    priorities, chosen = _plan(cat, budget, day, rules)
     name = f"qiandeng-wandai-plan-{day.isoformat()}.xlsx"
     return Response(
         plan_workbook(chosen, priorities),
@@ -277,12 +279,10 @@ def plan_geo(
     cat: CatalogDep,
     user: CurrentUser,
     budget: Budget,
+    rules: PlanRulesDep,
     as_of: AsOf = None,
-    cost: Costs = None,
-    cmf: Cmfs = None,
-    measure: Measures = None,
 ) -> Response:
     """One point per planned intersection with its measures, cost and expected benefit."""
     day = as_of or date.today()
-    _, chosen = _plan(cat, budget, day, _rules(cost, cmf, measure))
+    _, chosen = _plan(cat, budget, day, rules)
     return Response(plan_geojson(chosen), media_type="application/geo+json")

@@ -5,22 +5,20 @@ The reads compute from the layers the service holds (a second or two for a town)
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Annotated, Any
 
 import numpy as np
-import pandas as pd
 from fastapi import APIRouter, Query, Request, Response
 
 from analysis import fire_runs
-from api.auth import CurrentUser
 from api.catalog import FeatureNotFound
 from api.errors import AlreadyRegistered
 from api.params import SettingsDep
-from api.routes.analysis import XLSX, AsOf, Served, town_office
+from api.routes.analysis import XLSX, AsOf, Served, TownOffice
 from api.routes.ledger import add_to_catalog
 from api.routes.ogc import CatalogDep
+from api.tables import records
 from layers import Layer
 from layers.ledger import HazardProperties
 
@@ -47,13 +45,6 @@ def _now(cat, as_of: date | None) -> fire_runs.FireRun:
     return fire_runs.fire(_ReadOnly(cat), as_of or date.today())
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A table as JSON-ready rows: tuples as lists, NaN as null."""
-    frame = pd.DataFrame(frame).drop(columns="geometry", errors="ignore")
-    text = frame.to_json(orient="records", force_ascii=False, default_handler=str)
-    return json.loads(text)
-
-
 def _summary(run: fire_runs.FireRun) -> dict[str, Any]:
     cut = run.response.cut_off
     return {
@@ -72,9 +63,8 @@ def _summary(run: fire_runs.FireRun) -> dict[str, Any]:
 
 
 @router.post("", summary="Run the fire analyses and store response bands, cut-off buildings and clusters")
-def run_fire(cat: CatalogDep, settings: SettingsDep, user: CurrentUser, as_of: AsOf = None) -> dict[str, Any]:
+def run_fire(cat: CatalogDep, settings: SettingsDep, user: TownOffice, as_of: AsOf = None) -> dict[str, Any]:
     """Lanes, who a blockage cuts off, response coverage, fire separation; three derived layers replaced."""
-    town_office(user)
     return _summary(fire_runs.fire(Served(cat, settings), as_of or date.today()))
 
 
@@ -85,13 +75,13 @@ def get_fire(cat: CatalogDep, as_of: AsOf = None) -> dict[str, Any]:
 
 
 @router.get("/lanes", summary="Every fire lane: passability, obstructions, dead end, legal basis and party")
-def fire_lanes(cat: CatalogDep, as_of: AsOf = None) -> dict[str, Any]:
+def fire_lanes(cat: CatalogDep) -> dict[str, Any]:
     """Computed from the lanes and obstructions; disagreements with the surveyed status are listed."""
-    run = _now(cat, as_of)
+    lanes, table = fire_runs.lane_findings(_ReadOnly(cat))
     return {
-        "lanes": _records(run.lane_table.reset_index()),
-        "spacing_violations": _records(run.lanes.spacing_frame()),
-        "summary": run.lanes.summary(),
+        "lanes": records(table),
+        "spacing_violations": records(lanes.spacing_frame(), index=False),
+        "summary": lanes.summary(),
     }
 
 
@@ -99,7 +89,7 @@ def fire_lanes(cat: CatalogDep, as_of: AsOf = None) -> dict[str, Any]:
 def cut_off(cat: CatalogDep, as_of: AsOf = None) -> dict[str, Any]:
     """Each with the time before and after, the standard, and the obstruction whose clearing restores it."""
     rows = _now(cat, as_of).response.cut_off
-    return {"count": len(rows), "cut_off": _records(rows)}
+    return {"count": len(rows), "cut_off": records(rows, index=False)}
 
 
 @router.get("/coverage", summary="Share of buildings, people, risk sources and old settlements within each band")
@@ -115,18 +105,18 @@ def coverage(
     table = run.response.coverage
     outside = run.response.outside
     return {
-        "coverage": _records(table[table["scenario"] == scenario]),
-        "outside": _records(outside[outside["scenario"] == scenario]),
+        "coverage": records(table[table["scenario"] == scenario], index=False),
+        "outside": records(outside[outside["scenario"] == scenario], index=False),
     }
 
 
 @router.get("/settlements", summary="Old settlements ranked for rectification, with a 一区一策 draft each")
 def settlements(cat: CatalogDep, as_of: AsOf = None) -> dict[str, Any]:
     """Each factor's points, the explanation, and the draft plan that can be registered in the ledger."""
-    run = _now(cat, as_of)
-    table = run.separation.settlements.sort_values("rank").reset_index()
+    found = fire_runs.settlement_findings(_ReadOnly(cat), as_of or date.today())
+    table = found.settlements.sort_values("rank").reset_index()
     table = table.replace({np.nan: None})
-    return {"settlements": _records(table), "drafts": [d.to_dict() for d in run.separation.drafts]}
+    return {"settlements": records(table, index=False), "drafts": [d.to_dict() for d in found.drafts]}
 
 
 @router.get(".xlsx", summary="Every fire finding as one Excel workbook")
@@ -144,10 +134,9 @@ def fire_xlsx(cat: CatalogDep, as_of: AsOf = None) -> Response:
     status_code=201,
     summary="Register a settlement's 一区一策 in the ledger (隐患台账), linked to the settlement",
 )
-def register_plan(fid: int, request: Request, cat: CatalogDep, user: CurrentUser, as_of: AsOf = None) -> dict:
+def register_plan(fid: int, request: Request, cat: CatalogDep, user: TownOffice, as_of: AsOf = None) -> dict:
     """The draft becomes a hazard under rectification tracking: findings, measures, basis, deadline and the village
     committee as the responsible unit; a settlement with an open 一区一策 already gets 409 and nothing new."""
-    town_office(user)
     settlements = cat["old_settlements"].frame
     if fid not in settlements.index:
         raise FeatureNotFound(f"没有编号为 {fid} 的老旧小区/老旧场所 (no old settlement {fid})")
@@ -162,20 +151,20 @@ def register_plan(fid: int, request: Request, cat: CatalogDep, user: CurrentUser
         raise AlreadyRegistered(
             f"该老旧小区已有未销号的一区一策 {open_['code'].iloc[0]} (settlement {fid} already has an open plan)"
         )
-    run = _now(cat, as_of)
-    draft = next(d for d in run.separation.drafts if d.linked_fid == fid)
+    day = as_of or date.today()
+    draft = next(d for d in fire_runs.settlement_findings(_ReadOnly(cat), day).drafts if d.linked_fid == fid)
     villages = cat["villages"].frame.set_index("code")
     code = draft.village_code or settlements.loc[fid, "village_code"]
     village = villages.loc[code] if code in villages.index else None
     point = settlements.geometry.loc[fid].representative_point()
     props = HazardProperties(
-        code=f"{PLAN_CODE}{fid}-{run.as_of:%Y%m%d}",
+        code=f"{PLAN_CODE}{fid}-{day:%Y%m%d}",
         village_code=code,
         sector="fire",
         level="general",
         description=f"{draft.name}一区一策：{draft.findings_zh}"[:1000],
         basis=draft.basis[:200],
-        discovered_on=run.as_of,
+        discovered_on=day,
         channel="department_inspection",
         responsible_unit=f"{village['name']}村（居）民委员会" if village is not None else "镇安全生产办公室",
         responsible_person=str(village["official"]) if village is not None else user.actor[:30],
