@@ -21,7 +21,7 @@ from analysis.response_params import ResponseParams
 from analysis.runs import Layers
 from analysis.settlement_plans import SeparationResult, analyse
 from exchange import sheets
-from layers import LAYERS
+from layers import LAYERS, Layer
 from layers.frames import frame_from_properties
 from layers.vocab import ClusterSize
 
@@ -53,29 +53,60 @@ def fire(
     separation: SeparationRules = DEFAULT_RULES,
 ) -> FireRun:
     """Run the fire analyses and replace the response_bands, cut_off and fire_clusters layers."""
-    read = {name: layers.read(LAYERS[name]) for name in (
+    once = _ReadOnce(layers)  # three analyses share most inputs: each layer is read from the store once
+    read = {name: once.read(LAYERS[name]) for name in (
         "roads", "fire_lanes", "obstructions", "emergency_resources", "buildings", "old_settlements", "risk_sources",
         "villages",
     )}  # fmt: skip
-    lanes = analyse_fire_lanes(read["fire_lanes"], read["obstructions"], read["roads"], read["buildings"],
-                               rules=lane_rules)  # fmt: skip
+    lanes, table = lane_findings(once, lane_rules)
     response = fire_response(
         read["roads"], read["fire_lanes"], read["obstructions"], read["emergency_resources"], read["buildings"],
         old_settlements=read["old_settlements"], risk_sources=read["risk_sources"], villages=read["villages"],
         lanes=lanes, params=params,
     )  # fmt: skip
-    found = analyse(read["buildings"], old_settlements=read["old_settlements"], villages=read["villages"],
-                    fire_lanes=read["fire_lanes"], as_of=as_of, rules=separation)  # fmt: skip
+    found = settlement_findings(once, as_of, separation)
     stamp = json.dumps({"as_of": as_of.isoformat(), **response.report["params"]}, ensure_ascii=False, default=str)
     frames = {
         "response_bands": _bands(response, stamp),
         "cut_off": _cut_off(response, read["buildings"], stamp),
-        "fire_clusters": _clusters(found, separation),
+        "fire_clusters": _clusters(found, separation, as_of),
     }
     for name, frame in frames.items():
         layers.replace(LAYERS[name], frame)
-    table = pd.DataFrame(lanes.lane_frame(read["fire_lanes"]).drop(columns="geometry"))
     return FireRun(lanes, table, response, found, frames, as_of)
+
+
+class _ReadOnce:
+    """A run's view of the layers: each read once and kept; results written straight through."""
+
+    def __init__(self, layers: Layers) -> None:
+        self.layers = layers
+        self.frames: dict[str, gpd.GeoDataFrame] = {}
+
+    def read(self, layer: Layer) -> gpd.GeoDataFrame:
+        """The layer, from the store the first time only."""
+        if layer.id not in self.frames:
+            self.frames[layer.id] = self.layers.read(layer)
+        return self.frames[layer.id]
+
+    def replace(self, layer: Layer, frame: gpd.GeoDataFrame) -> None:
+        """Write through."""
+        self.layers.replace(layer, frame)
+
+
+def lane_findings(layers: Layers, rules: LaneRules = LANE_RULES) -> tuple[FireLaneAnalysis, pd.DataFrame]:
+    """The fire-lane analysis alone, and its one-row-per-lane table: all a question about lanes needs."""
+    lanes = layers.read(LAYERS["fire_lanes"])
+    found = analyse_fire_lanes(lanes, layers.read(LAYERS["obstructions"]), layers.read(LAYERS["roads"]),
+                               layers.read(LAYERS["buildings"]), rules=rules)  # fmt: skip
+    return found, pd.DataFrame(found.lane_frame(lanes).drop(columns="geometry"))
+
+
+def settlement_findings(layers: Layers, as_of: date, rules: SeparationRules = DEFAULT_RULES) -> SeparationResult:
+    """Fire separation, clusters, old settlements ranked and their 一区一策 drafts: no travel times needed."""
+    return analyse(layers.read(LAYERS["buildings"]), old_settlements=layers.read(LAYERS["old_settlements"]),
+                   villages=layers.read(LAYERS["villages"]), fire_lanes=layers.read(LAYERS["fire_lanes"]),
+                   as_of=as_of, rules=rules)  # fmt: skip
 
 
 def _bands(response: FireResponse, stamp: str) -> gpd.GeoDataFrame:
@@ -126,10 +157,10 @@ def _cut_off(response: FireResponse, buildings: gpd.GeoDataFrame, stamp: str) ->
     return frame_from_properties(layer, props, list(points), fids=range(1, len(props) + 1))
 
 
-def _clusters(found: SeparationResult, rules: SeparationRules) -> gpd.GeoDataFrame:
+def _clusters(found: SeparationResult, rules: SeparationRules, as_of: date) -> gpd.GeoDataFrame:
     """Every cluster of buildings linked by too-short separations, shaded by households."""
     layer = LAYERS["fire_clusters"]
-    stamp = json.dumps({"as_of": None, **asdict(rules)}, ensure_ascii=False, default=str)
+    stamp = json.dumps({"as_of": as_of.isoformat(), **asdict(rules)}, ensure_ascii=False, default=str)
     rows = found.clusters
     props = [
         layer.properties(
