@@ -8,8 +8,10 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+from shapely.geometry import Point
 
 from geo.index import BBox, SpatialIndex
+from geo.validate import geometry_problem
 from layers import LAYERS, Layer, get_layer
 from store import DatasetInfo, Store
 
@@ -59,6 +61,10 @@ class LayerData:
         return self.frame.loc[[fid]]
 
 
+class BadLocation(ValueError):
+    """A point given for a report or a hazard that is malformed, outside the area, or in no village of the town."""
+
+
 class Catalog(Mapping[str, LayerData]):
     """Every declared layer, loaded from one store at start-up."""
 
@@ -87,6 +93,17 @@ class Catalog(Mapping[str, LayerData]):
                 "use a fid or 12-digit code from /collections/villages/items"
             )
         return int(match[0])
+
+    def village_code_at(self, lon: float, lat: float, region_bbox: BBox) -> str:
+        """The division code of the village a reported point lies in; BadLocation saying what is wrong."""
+        point = Point(lon, lat)
+        problem = geometry_problem(point, ("Point",), region_bbox)
+        if problem:
+            raise BadLocation(f"位置有误 (location): {problem}")
+        inside = self["villages"].index.containing(point)
+        if not len(inside):
+            raise BadLocation(f"({lon}, {lat}) 不在本镇任何村界内 (the point lies in no village of this town)")
+        return str(self["villages"].frame.loc[int(inside[0]), "code"])
 
     def replace(self, layer_id: str, data: LayerData) -> None:
         """Serve a layer's new contents (an analysis has just rewritten it); what was derived from it is dropped."""

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.auth import Unauthorized
-from api.catalog import FeatureNotFound, UnknownVillage
+from api.catalog import BadLocation, FeatureNotFound, UnknownVillage
 from api.ratelimit import RateLimited
 from geo.errors import GeoError, InvalidBBox
 from layers import UnknownLayer
@@ -35,6 +35,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     UnknownVillage: status.HTTP_404_NOT_FOUND,
     InvalidBBox: status.HTTP_400_BAD_REQUEST,
     InvalidParameter: status.HTTP_400_BAD_REQUEST,
+    BadLocation: status.HTTP_400_BAD_REQUEST,
     GeoError: status.HTTP_400_BAD_REQUEST,
     Unauthorized: status.HTTP_401_UNAUTHORIZED,
     Forbidden: status.HTTP_403_FORBIDDEN,

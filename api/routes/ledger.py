@@ -25,7 +25,6 @@ from api.params import SettingsDep
 from api.routes.ogc import CatalogDep
 from api.tables import records
 from api.uploads import read_photo
-from geo.validate import geometry_problem
 from layers.frames import properties_of
 from layers.ledger import HazardProperties
 from layers.vocab import HazardStatus
@@ -118,13 +117,7 @@ def register_hazard(
 ) -> dict[str, Any]:
     """Check the location, derive the village, check the user's remit, then store it with its first event."""
     point = Point(new.lon, new.lat)
-    problem = geometry_problem(point, ("Point",), settings.region_bbox)
-    if problem:
-        raise InvalidParameter(f"位置有误 (location): {problem}")
-    inside = cat["villages"].index.containing(point)
-    if not len(inside):
-        raise InvalidParameter(f"({new.lon}, {new.lat}) 不在任何村界内 (the point lies in no village of this town)")
-    village_code = str(cat["villages"].frame.loc[int(inside[0]), "code"])
+    village_code = cat.village_code_at(new.lon, new.lat, settings.region_bbox)
     if new.linked_layer is not None and (
         new.linked_layer not in cat or new.linked_fid not in cat[new.linked_layer].index
     ):

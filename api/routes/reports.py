@@ -19,7 +19,6 @@ from api.params import SettingsDep
 from api.routes.ledger import add_to_catalog
 from api.routes.ogc import CatalogDep
 from api.uploads import read_photo
-from geo.validate import geometry_problem
 from layers.ledger import HazardProperties
 from layers.vocab import Channel, HazardStatus
 from ledger.roles import Forbidden, Role, check_create
@@ -73,14 +72,7 @@ def _staff_view(report: Report) -> dict[str, Any]:
 def submit_report(request: Request, cat: CatalogDep, settings: SettingsDep, new: NewReport) -> dict[str, Any]:
     """Store the report and return its tracking code; at most a few reports per address every ten minutes."""
     _limit(request)
-    point = Point(new.lon, new.lat)
-    problem = geometry_problem(point, ("Point",), settings.region_bbox)
-    if problem:
-        raise InvalidParameter(f"位置有误 (location): {problem}")
-    inside = cat["villages"].index.containing(point)
-    if not len(inside):
-        raise InvalidParameter("这个位置不在本镇范围内 (the point lies outside the town)")
-    village_code = str(cat["villages"].frame.loc[int(inside[0]), "code"])
+    village_code = cat.village_code_at(new.lon, new.lat, settings.region_bbox)
     report = _reports(request).submit(new.lon, new.lat, village_code, new.description, new.reporter, new.phone)
     return {**report.public(), "message": "已收到举报，请保存跟踪码查询处理结果 (keep the code to follow the report)"}
 
