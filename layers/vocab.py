@@ -241,6 +241,10 @@ class HazardStatus(Labeled):
     VOIDED = "voided", "作废"
 
 
+#: Statuses of a hazard still to be dealt with: everything before 销号, except 作废.
+OPEN_HAZARD_STATUSES = ("registered", "assessed", "rectifying", "verification_requested", "accepted")
+
+
 class SupervisionLevel(Labeled):
     """Level of government supervising a listed hazard (挂牌督办)."""
 

@@ -1,5 +1,7 @@
-"""What lies near an incident: the closest emergency resources, and the risk sources, old settlements and open
-hazards within reach, each with its distance in metres (measured in the local metric CRS through the index)."""
+"""The emergency view's what-is-near panel: the incident report (`analysis.incident_report`) as titled sections.
+
+Distances are metres in the local metric CRS through the layers' indexes; times are by road with today's blockages.
+"""
 
 from __future__ import annotations
 
@@ -7,93 +9,133 @@ from typing import Any
 
 from shapely.geometry import Point
 
-from analysis.incident import IncidentOffNetwork, IncidentRouter
+from analysis.incident_report import IncidentContext, incident_report, rings_within
 from api.catalog import Catalog
-from maps.popups import OPEN_STATUSES, readable_value
+from maps.popups import readable_value
 
 NEAREST_RESOURCES = 6
-#: For each section: layer, heading, and the coded field shown as a note beside each item.
-SECTIONS = (
-    ("risk_sources", "m 内的风险源", "level"),
-    ("old_settlements", "m 内的老旧小区", None),
-    ("hazards", "m 内未销号的隐患", "status"),
-)
 
 
 def near(cat: Catalog, lon: float, lat: float, radius_m: float, *, hazards: Any = None) -> dict[str, Any]:
-    """Sections of nearby features for the emergency view, nearest first; open hazards only among the ids in
-    `hazards` (those the viewer may see), and no hazard section at all for None."""
-    point = Point(lon, lat)
-    villages = cat["villages"]
-    inside = villages.index.containing(point)
-    village = str(villages.frame.loc[int(inside[0]), "name"]) if len(inside) else None
-    found = cat["emergency_resources"].index.nearest(point, k=NEAREST_RESOURCES)
+    """Sections for the panel, nearest first; open hazards only among the ids in `hazards` (those the viewer may
+    see), and no hazard section at all for None."""
+    report = incident_report(cat, IncidentContext.served(cat), lon, lat, rings_within(radius_m), hazards=hazards)
     sections = [
-        _by_road(cat, lon, lat),
-        {"title": "最近的应急资源", "items": [_item(cat, "emergency_resources", f, d, "kind") for f, d in found]},
+        _by_road(report),
+        {
+            "title": "最近的避难场所（按路程）",
+            "items": [_shelter(s) for s in report["shelters"]],
+        },
+        {"title": "影响范围内人口", "items": [_ring(e) for e in report["exposed"]]},
+        _straight(cat, lon, lat),
+        {
+            "title": f"{radius_m:g} m 内的风险源",
+            "items": [_source(s) for s in report["risk_sources"]],
+        },
+        {
+            "title": f"{radius_m:g} m 内的老旧小区",
+            "items": [_item("old_settlements", s, "") for s in report["old_settlements"]],
+        },
     ]
-    for layer_id, heading, note in SECTIONS:
-        if layer_id == "hazards" and hazards is None:
-            continue
-        data = cat[layer_id]
-        hits = data.index.distances_within(point, radius_m)
-        if layer_id == "hazards":
-            visible = {int(f) for f in hazards}
-            hits = [(f, d) for f, d in hits if f in visible and data.frame.loc[f, "status"] in OPEN_STATUSES]
-        items = [_item(cat, layer_id, f, d, note) for f, d in hits]
-        sections.append({"title": f"{radius_m:g} {heading}", "items": items})
-    return {"lon": lon, "lat": lat, "radius_m": radius_m, "village": village, "sections": sections}
+    if report["hazards"] is not None:
+        items = [
+            _item("hazards", {**h, "name": h["code"]}, readable_value("hazards", "status", h["status"]))
+            for h in report["hazards"]
+        ]
+        sections.append({"title": f"{radius_m:g} m 内未销号的隐患", "items": items})
+    village = report["village"]
+    return {
+        "lon": lon,
+        "lat": lat,
+        "radius_m": radius_m,
+        "village": village["name"] if village else None,
+        "sections": sections,
+    }
 
 
-def _by_road(cat: Catalog, lon: float, lat: float) -> dict[str, Any]:
-    """The nearest fire station, micro station, clinics and rescue team by driving time, today's blockages in place."""
+def _by_road(report: dict[str, Any]) -> dict[str, Any]:
     title = "按路网行车时间最近的救援力量"
-    try:
-        rows = _router(cat).nearest_by_time(lon, lat)
-    except IncidentOffNetwork as exc:
-        return {"title": title, "items": [], "note": f"事发点离道路过远，无法按路网计算行车时间（{exc}）"}
-    items = []
-    for _, row in rows.iterrows():
-        if row["fid"] is None or row["fid"] != row["fid"] or row["minutes"] != row["minutes"]:
-            continue
-        item = _item(cat, "emergency_resources", int(row["fid"]), float("nan"), None)
-        item.pop("distance_m")
-        item["minutes"] = round(float(row["minutes"]), 1)
-        item["road_m"] = round(float(row["metres"]))
-        item["note"] = f"{row['kind_label']}，约 {row['minutes']:.1f} 分钟（路程 {row['metres'] / 1000:.1f} km）"
-        items.append(item)
-    return {"title": title, "items": items}
+    if not report["on_network"]:
+        note = f"事发点离道路过远，无法按路网计算行车时间（{report['network_note']}）"
+        return {"title": title, "items": [], "note": note}
+    items = [
+        _timed(r, f"{r['kind_label']}，约 {r['minutes']:.1f} 分钟（路程 {r['road_m'] / 1000:.1f} km）")
+        for r in report["nearest_by_time"]
+        if r["fid"] is not None
+    ]
+    return {"title": title, "items": items, "note": report["network_note"] or "无"}
 
 
-#: The layers the routing network is made of: a new version of any of them means a new network.
-ROUTED = ("roads", "fire_lanes", "emergency_resources", "obstructions")
+def _timed(row: dict[str, Any], note: str) -> dict[str, Any]:
+    return {
+        "layer": "emergency_resources",
+        "fid": row["fid"],
+        "name": row["name"] or f"#{row['fid']}",
+        "minutes": round(row["minutes"], 1),
+        "road_m": round(row["road_m"]),
+        "note": note,
+        "location": row["location"],
+    }
 
 
-def _router(cat: Catalog) -> IncidentRouter:
-    """The routing network for the layers being served, built on first use and again when one is replaced."""
-    return cat.derived(
-        "incident_router",
-        ROUTED,
-        lambda: IncidentRouter.build(
-            cat["roads"].frame,
-            cat["fire_lanes"].frame,
-            cat["emergency_resources"].frame,
-            obstructions=cat["obstructions"].frame,
-        ),  # fmt: skip
-    )
+def _shelter(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "layer": "emergency_resources",
+        "fid": row["fid"],
+        "name": row["name"] or f"#{row['fid']}",
+        "minutes": None,
+        "road_m": round(row["road_m"]),
+        "note": f"路程 {row['road_m'] / 1000:.1f} km",
+        "location": row["location"],
+    }
 
 
-def _item(cat: Catalog, layer_id: str, fid: int, distance_m: float, note_field: str | None) -> dict[str, Any]:
-    data = cat[layer_id]
-    row = data.frame.loc[fid]
-    name = row.get("name") if "name" in row else None
-    name = name or row.get("code") or f"#{fid}"
-    centre = data.index.geometry(fid).representative_point()
+def _ring(exposed: dict[str, Any]) -> dict[str, Any]:
+    """One line per radius; it points at nothing, so no location."""
+    return {
+        "name": f"{exposed['radius_m']:g} m 内",
+        "minutes": None,
+        "note": (
+            f"居住 {exposed['residents']} 人，建筑 {exposed['buildings']} 栋，老旧小区 {exposed['old_settlements']} 个"
+        ),
+    }
+
+
+def _source(s: dict[str, Any]) -> dict[str, Any]:
+    parts = [s["level_label"] or "未分级"]
+    if s["major_hazard"]:
+        parts.append(f"重大危险源{s['gb18218_grade'] or ''}")
+    if s["substances"]:
+        parts.append("、".join(f"{x['name']} {x['q_t']:g} t" for x in s["substances"]))
+    return _item("risk_sources", s, "，".join(parts))
+
+
+def _item(layer_id: str, row: dict[str, Any], note: str) -> dict[str, Any]:
     return {
         "layer": layer_id,
-        "fid": fid,
-        "name": str(name),
-        "distance_m": round(distance_m, 1),
-        "note": readable_value(layer_id, note_field, row[note_field]) if note_field else "",
-        "location": [round(centre.x, 6), round(centre.y, 6)],
+        "fid": row["fid"],
+        "name": row["name"] or f"#{row['fid']}",
+        "distance_m": row["distance_m"],
+        "note": note,
+        "location": row["location"],
     }
+
+
+def _straight(cat: Catalog, lon: float, lat: float) -> dict[str, Any]:
+    """The closest emergency resources as the crow flies: a fallback view when roads are in doubt."""
+    data = cat["emergency_resources"]
+    items = []
+    for fid, distance in data.index.nearest(Point(lon, lat), k=NEAREST_RESOURCES):
+        row = data.frame.loc[fid]
+        centre = data.index.geometry(fid).representative_point()
+        items.append(
+            {
+                "layer": "emergency_resources",
+                "fid": fid,
+                "name": str(row.get("name") or f"#{fid}"),
+                "distance_m": round(distance, 1),
+                "note": readable_value("emergency_resources", "kind", row["kind"]),
+                "location": [round(centre.x, 6), round(centre.y, 6)],
+            }
+        )
+    return {"title": "最近的应急资源（直线距离）", "items": items}

@@ -14,12 +14,12 @@ import pandas as pd
 from api.catalog import Catalog
 from layers import LAYERS
 from layers.frames import properties_of
-from layers.vocab import Labeled
+from layers.vocab import OPEN_HAZARD_STATUSES, Labeled
 from maps.advice import advice
 
 #: Hazards within this distance of a feature count as "at that place" (besides those linked to it by id).
 NEARBY_M = 30.0
-OPEN_STATUSES = ("registered", "assessed", "rectifying", "verification_requested", "accepted")
+OPEN_STATUSES = OPEN_HAZARD_STATUSES
 #: Fields not worth a line in a popup (codes people do not read, or shown elsewhere).
 HIDDEN = {"road_ids", "linked_layer", "linked_fid", "village_code", "lane_id", "road_id", "factors", "parameters"}
 

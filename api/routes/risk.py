@@ -5,18 +5,22 @@ Computed on request from the layers the service holds (milliseconds for a town),
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
+from analysis.incident_report import DEFAULT_RADII_M, MAX_RADII, IncidentContext, check_radii, incident_report
 from analysis.major_hazard import assess
 from analysis.risk_grading import grade, village_summary
 from analysis.risk_register import register_workbook
-from api.auth import CurrentUser
+from api.auth import CurrentUser, Viewer
+from api.errors import InvalidParameter
+from api.params import SettingsDep
 from api.routes.analysis import XLSX
 from api.routes.ogc import CatalogDep
 from api.tables import records
+from ledger.roles import visible_fids
 
 router = APIRouter(prefix="/analysis/risk", tags=["analysis 分析"])
 
@@ -47,3 +51,33 @@ def register_xlsx(cat: CatalogDep, user: CurrentUser) -> Response:
     """重大危险源清单 with grades and responsible units, and the four-colour register."""
     book = register_workbook(cat["risk_sources"].frame, cat["buildings"].frame, cat["villages"].frame)
     return Response(book, media_type=XLSX, headers={"Content-Disposition": 'attachment; filename="risk-register.xlsx"'})
+
+
+@router.get("/incident", summary="What is near an incident: risk sources, people exposed, rescue by road, shelters")
+def get_incident(
+    cat: CatalogDep,
+    settings: SettingsDep,
+    user: Viewer,
+    lon: Annotated[float, Query(ge=-180, le=180, description="incident longitude, WGS 84")],
+    lat: Annotated[float, Query(ge=-90, le=90, description="incident latitude, WGS 84")],
+    radius_m: Annotated[
+        list[float] | None,
+        Query(description=f"radii in metres, repeatable, at most {MAX_RADII} (default {DEFAULT_RADII_M})"),
+    ] = None,
+) -> dict[str, Any]:
+    """The emergency officer's first screen in one call: risk sources within each radius with their four-colour
+    level, GB 18218 grade and substances; residents, buildings and old settlements within each radius; the quickest
+    fire station, micro station, clinics and rescue team by road with today's blockages; the nearest shelters; and,
+    for a signed-in viewer, the open hazards they may see within the largest radius."""
+    west, south, east, north = settings.region_bbox
+    if not (west <= lon <= east and south <= lat <= north):
+        raise InvalidParameter(
+            f"({lon:.5f}, {lat:.5f}) lies outside the service area {settings.region_bbox}: "
+            "give lon then lat, in WGS 84 degrees"
+        )
+    try:
+        radii = check_radii(radius_m)
+    except ValueError as exc:
+        raise InvalidParameter(f"radius_m: {exc}") from None
+    hazards = None if user is None else visible_fids(user, cat["hazards"].frame)
+    return incident_report(cat, IncidentContext.served(cat), lon, lat, radii, hazards=hazards)

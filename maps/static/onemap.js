@@ -571,6 +571,7 @@
             for (const item of section.items) {
               const how = item.minutes !== undefined ? "" : ` — ${Math.round(item.distance_m)} m`;
               list.appendChild(el("li", "", `${item.name}${how}${item.note ? "，" + item.note : ""}`));
+              if (!item.location) continue;
               const [x, y] = item.location;
               L.polyline([latlng, [y, x]], { color: "#b30000", weight: 1, dashArray: "4 4", interactive: false }).addTo(this.nearLayer);
             }

@@ -156,11 +156,15 @@ def test_near_distances_match_a_brute_force_metric_computation(client, cat):
     resources = cat["emergency_resources"].frame
     metric = transform_geometries(resources.geometry.values, "EPSG:4326", LOCAL_METRIC)
     expected = sorted(shapely.distance(origin, metric))[:6]
-    got = [item["distance_m"] for item in body["sections"][1]["items"]]
+    section = {s["title"]: s["items"] for s in body["sections"]}
+    got = [item["distance_m"] for item in section["最近的应急资源（直线距离）"]]
     assert got == pytest.approx(expected, abs=0.1)
     sources = cat["risk_sources"].frame
     within = shapely.distance(origin, transform_geometries(sources.geometry.values, "EPSG:4326", LOCAL_METRIC)) <= 3000
-    assert len(body["sections"][2]["items"]) == int(within.sum())
+    assert len(section["3000 m 内的风险源"]) == int(within.sum())
+    rings = [item["name"] for item in section["影响范围内人口"]]
+    assert rings == ["500 m 内", "1000 m 内", "3000 m 内"] and "居住" in section["影响范围内人口"][0]["note"]
+    assert section["最近的避难场所（按路程）"][0]["note"].startswith("路程")
     outside = client.get("/map/near", params={"lon": 100.0, "lat": 30.0})
     assert outside.status_code == 400 and "outside the service area" in outside.json()["description"]
 
