@@ -89,7 +89,7 @@ class Catalog(Mapping[str, LayerData]):
             match = frame.index[:0]
         if not len(match):
             raise UnknownVillage(
-                f"no village with id or code {village_id!r}: "
+                f"没有编号或区划代码为 {village_id} 的村（嘎查） (no village with id or code {village_id!r}): "
                 "use a fid or 12-digit code from /collections/villages/items"
             )
         return int(match[0])

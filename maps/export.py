@@ -8,9 +8,10 @@ view).
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 from api.catalog import Catalog
-from maps import assets
+from maps import assets, four_colour
 from maps.basemaps import basemap
 from maps.page import PageRequest, render
 from maps.search import search_index
@@ -36,12 +37,13 @@ def standalone_html(cat: Catalog, view_name: str, village_id: str | None = None)
     if area is None:
         raise ValueError("there are no villages to frame the map with")
     layers = dict.fromkeys([*BASEMAP_LAYERS, *(o.layer_id for o in view.overlays)])
-    embedded = {
-        layer_id: viewport(cat, layer_id, area, EMBED_ZOOM, popups=True, max_points=10**9) for layer_id in layers
-    }
+    coloured = view.name == four_colour.VIEW
+    draw = partial(four_colour.viewport, village_fid=fid) if coloured else viewport
+    embedded = {layer_id: draw(cat, layer_id, area, EMBED_ZOOM, popups=True, max_points=10**9) for layer_id in layers}
     index = [r for r in search_index(cat) if _overlaps(r["bounds"], area)]
-    req = PageRequest(view, basemap("offline"), village_fid=fid, embedded=embedded, search_index=index)
-    panel = village_panel(cat, fid) if fid is not None else ""
+    symbols = four_colour.four_colour(cat).symbols(fid) if coloured else {}
+    req = PageRequest(view, basemap("offline"), village_fid=fid, embedded=embedded, search_index=index, symbols=symbols)
+    panel = village_panel(cat, fid) if fid is not None and not coloured else ""
     return assets.inline_page(render(cat, req, extra_html=panel))
 
 

@@ -7,7 +7,8 @@ embeds the features and inlines every asset, so the same page works from `file:/
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
@@ -20,7 +21,7 @@ from layers import LAYERS
 from layers.base import SYNTHETIC_NOTICE
 from maps import assets
 from maps.basemaps import Basemap
-from maps.symbols import SYMBOLS
+from maps.symbols import SYMBOLS, Symbol
 from maps.views import GROUPS, VIEWS, View
 
 #: Radius of the "what is near the incident" query in the emergency view.
@@ -40,6 +41,10 @@ class PageRequest:
     base_url: str = ""
     #: The signed-in user (None: the ledger overlay is locked until sign-in; a standalone export is trusted).
     viewer: Any = None
+    #: Layers the view draws its own way (the four-colour map): their symbols, whose legend counts the whole map.
+    symbols: Mapping[str, Symbol] = field(default_factory=dict)
+    #: Where the page fetches features from: the view's own endpoint when it draws some layers its own way.
+    data_path: str = "/map/data"
 
 
 def render(cat: Catalog, req: PageRequest, *, extra_html: str = "") -> str:
@@ -71,7 +76,7 @@ def render(cat: Catalog, req: PageRequest, *, extra_html: str = "") -> str:
         group = folium.FeatureGroup(name=overlay.title, show=overlay.visible)
         group.add_to(m)
         groups.setdefault(overlay.group, []).append(group)
-        symbol = SYMBOLS[overlay.layer_id]
+        symbol = req.symbols.get(overlay.layer_id) or SYMBOLS[overlay.layer_id]
         specs.append(
             {
                 "key": overlay.key,
@@ -82,6 +87,7 @@ def render(cat: Catalog, req: PageRequest, *, extra_html: str = "") -> str:
                 "locked": LAYERS[overlay.layer_id].private and req.viewer is None and req.embedded is None,
                 "symbol": symbol.client(),
                 "legend": symbol.legend(),
+                "fixedLegend": overlay.layer_id in req.symbols,
             }
         )
     control = plugins.GroupedLayerControl(
@@ -139,7 +145,7 @@ def _config(cat: Catalog, req: PageRequest, specs: list[dict], bounds: tuple) ->
         "title": view.title + (f" · {village['name']}" if village else ""),
         "audience": view.audience,
         "notice": SYNTHETIC_NOTICE if cat.info.synthetic else "",
-        "dataUrl": f"{base}/map/data",
+        "dataUrl": f"{base}{req.data_path}",
         "popupUrl": f"{base}/map/popup",
         "searchUrl": f"{base}/map/search",
         "nearUrl": f"{base}/map/near",

@@ -284,3 +284,34 @@ SYMBOLS: dict[str, Symbol] = {
         ),
     )
 }
+
+#: The four-colour map (安全风险四色分布图) draws two layers its own way: a village takes the colour of the highest
+#: level graded among its risk sources, and a source its graded level. maps/four_colour.py computes the keys and
+#: adds the counts to the labels.
+FOUR_COLOUR_SYMBOLS: dict[str, Symbol] = {
+    s.layer_id: s
+    for s in (
+        Symbol(
+            "villages",
+            "area",
+            {**{r.value: LAYERS["risk_sources"].style.colors[r.value] for r in RiskLevel}, "none": "#d9d9d9"},
+            {
+                "red": "红色区域",
+                "orange": "橙色区域",
+                "yellow": "黄色区域",
+                "blue": "蓝色区域",
+                "none": "无风险源",
+            },
+            fill_opacity=0.35,
+            weight=1.5,
+        ),
+        Symbol(
+            "risk_sources",
+            "circle",
+            dict(SYMBOLS["risk_sources"].colors),
+            dict(SYMBOLS["risk_sources"].labels),
+            radius=8,
+            heat=True,
+        ),
+    )
+}

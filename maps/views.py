@@ -130,5 +130,18 @@ VIEWS: dict[str, View] = {
             ),
             panel="village",
         ),
+        # Villages and sources are drawn in their graded colours (maps/four_colour.py), at town or village level.
+        View(
+            "risk",
+            "安全风险四色分布图",
+            "镇安全生产办公室、村（嘎查）：风险源四色分级",
+            (
+                Overlay("risk_sources"),
+                Overlay("risk_sources", heat=True, visible=False),
+                Overlay("villages"),
+                Overlay("roads", visible=False),
+                Overlay("emergency_resources", visible=False),
+            ),
+        ),
     )
 }

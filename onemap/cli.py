@@ -83,7 +83,7 @@ def export(
 
 @app.command("map")
 def map_(
-    view: Annotated[str, typer.Option("--view", "-v", help="town, planner, emergency or village")] = "town",
+    view: Annotated[str, typer.Option("--view", "-v", help="town, planner, emergency, risk or village")] = "town",
     village: Annotated[str | None, typer.Option("--village", help="village fid or 12-digit code")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write")] = Path("onemap.html"),
     data: DataOption = None,

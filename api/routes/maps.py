@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -15,6 +17,7 @@ from api.routes.ogc import CatalogDep, LayerDep, check_visible, visible_to
 from geo.gcj02 import gcj02_to_wgs84
 from layers.frames import properties_of
 from ledger.roles import User, visible_fids
+from maps import four_colour
 from maps.basemaps import BasemapName, basemap
 from maps.near import near
 from maps.page import PageRequest, render
@@ -32,6 +35,8 @@ BasemapParam = Annotated[
         description="offline (default, drawn from our own layers), tianditu, osm or amap (features shifted to GCJ-02)"
     ),
 ]
+ViewBBox = Annotated[str, Query(description="min_lon,min_lat,max_lon,max_lat of the viewport")]
+Zoom = Annotated[float, Query(ge=0, le=22, description="web-Mercator zoom level")]
 ShiftParam = Annotated[Literal["gcj02"] | None, Query(description="gcj02: coordinates for drawing over AMap tiles")]
 
 
@@ -98,19 +103,90 @@ def village_map(
     return _page(request, cat, settings, "village", basemap, user, village_fid=cat.village_fid(village_id))
 
 
+@router.get("/risk", response_class=HTMLResponse, summary="安全风险四色分布图 (town level)")
+def risk_map(cat: CatalogDep, settings: SettingsDep, user: Viewer, basemap: BasemapParam = None) -> HTMLResponse:
+    """Villages in the colour of the highest level graded among their risk sources, the sources in their graded
+    colours, and a legend counting each colour."""
+    return _risk_page(cat, settings, basemap, user)
+
+
+@router.get("/risk/{village_id}", response_class=HTMLResponse, summary="村级安全风险四色分布图")
+def village_risk_map(
+    cat: CatalogDep,
+    settings: SettingsDep,
+    village_id: Annotated[str, Path(description="Village fid or 12-digit division code")],
+    user: Viewer,
+    basemap: BasemapParam = None,
+) -> HTMLResponse:
+    """The four-colour map of one village, zoomed to it: that village and its own risk sources only, so the
+    legend counts are the village's."""
+    return _risk_page(cat, settings, basemap, user, village_fid=cat.village_fid(village_id))
+
+
+def _risk_page(
+    cat: Any, settings: Any, name: BasemapName | None, user: User | None, village_fid: int | None = None
+) -> HTMLResponse:
+    path = "/map/risk/data" if village_fid is None else f"/map/risk/{village_fid}/data"
+    symbols = four_colour.four_colour(cat).symbols(village_fid)
+    req = PageRequest(
+        VIEWS[four_colour.VIEW],
+        _basemap(name, settings),
+        village_fid=village_fid,
+        viewer=user,
+        symbols=symbols,
+        data_path=path,
+    )
+    return HTMLResponse(render(cat, req))
+
+
 @router.get("/data/{collection_id}", summary="Features in view, simplified for the zoom")
 def map_data(
     cat: CatalogDep,
     data: LayerDep,
-    bbox: Annotated[str, Query(description="min_lon,min_lat,max_lon,max_lat of the viewport")],
-    zoom: Annotated[float, Query(ge=0, le=22, description="web-Mercator zoom level")],
+    bbox: ViewBBox,
+    zoom: Zoom,
     user: Viewer,
     shift: ShiftParam = None,
 ) -> JSONResponse:
     """GeoJSON for one overlay: legend key `k`, name `n`, heat weight `w`; dense points come grouped with `count`.
     The hazard ledger needs a sign-in and shows each user their remit only."""
+    return _data(cat, data, bbox, zoom, user, shift, viewport)
+
+
+@router.get("/risk/data/{collection_id}", summary="Features in view for the four-colour map")
+def risk_data(
+    cat: CatalogDep,
+    data: LayerDep,
+    bbox: ViewBBox,
+    zoom: Zoom,
+    user: Viewer,
+    shift: ShiftParam = None,
+) -> JSONResponse:
+    """As /map/data, with villages keyed by the highest graded level in them (and their popups inline) and risk
+    sources by their graded level."""
+    return _data(cat, data, bbox, zoom, user, shift, four_colour.viewport)
+
+
+@router.get("/risk/{village_id}/data/{collection_id}", summary="Features in view for a village's four-colour map")
+def village_risk_data(
+    cat: CatalogDep,
+    data: LayerDep,
+    village_id: Annotated[str, Path(description="Village fid or 12-digit division code")],
+    bbox: ViewBBox,
+    zoom: Zoom,
+    user: Viewer,
+    shift: ShiftParam = None,
+) -> JSONResponse:
+    """As /map/risk/data, of one village: the village itself and its own risk sources only."""
+    draw = partial(four_colour.viewport, village_fid=cat.village_fid(village_id))
+    return _data(cat, data, bbox, zoom, user, shift, draw)
+
+
+def _data(
+    cat: Any, data: Any, bbox: str, zoom: float, user: User | None, shift: str | None, draw: Callable[..., Any]
+) -> JSONResponse:
     only = visible_to(data, user, data.fids) if data.layer.private else None
-    body = viewport(cat, data.layer.id, parse_bbox(bbox), zoom, shift=shift == "gcj02", only=only)
+    body = draw(cat, data.layer.id, parse_bbox(bbox), zoom, shift=shift == "gcj02", only=only)
     return JSONResponse(body, media_type="application/geo+json")
 
 

@@ -121,6 +121,7 @@
       const color = this.color(key);
       const out = [];
       const geo = L.geoJSON(f, {
+        pane: s.shape === "area" ? "om-areas" : "overlayPane",
         style: () => ({
           color: s.shape === "area" ? color : color,
           weight: s.weight,
@@ -168,6 +169,8 @@
       if (map.options.minZoom === undefined) map.setMinZoom(5);
       this.map = map;
       this.cfg = cfg;
+      // Filled areas lie beneath lines and points, so a coloured village never covers the sources in it.
+      map.createPane("om-areas").style.zIndex = 350;
       this.overlays = cfg.overlays.map((spec) => new Overlay(this, spec));
       this.pending = new Map();
       if (cfg.localBasemap) this.basemap();
@@ -289,7 +292,8 @@
     }
 
     cropToVillage() {
-      document.body.classList.add("om-with-panel");
+      // The village view's panel takes the right of the page; a village map without one keeps the full width.
+      if (document.getElementById("om-village-panel")) document.body.classList.add("om-with-panel");
       this.map.invalidateSize();
       const [w, s, e, n] = this.cfg.village.bounds;
       const bounds = L.latLngBounds([s, w], [n, e]);
@@ -399,7 +403,9 @@
         if (overlay.spec.heat) {
           section.appendChild(el("div", "om-legend-heat", "低 ▁▂▃▅▇ 高"));
         } else {
-          const rows = overlay.spec.legend.filter((row) => !overlay.seen || !overlay.seen.size || overlay.seen.has(row.key));
+          // A legend that counts the whole map (the four-colour map) lists every row, in view or not.
+          const rows = overlay.spec.fixedLegend ? overlay.spec.legend
+            : overlay.spec.legend.filter((row) => !overlay.seen || !overlay.seen.size || overlay.seen.has(row.key));
           for (const row of rows) {
             const line = el("div", "om-legend-row");
             const swatch = el("span", `om-swatch om-${overlay.symbol.shape}`, row.glyph || "");

@@ -15,9 +15,13 @@ from urllib.parse import urlparse
 
 import httpx2 as httpx
 import pytest
+import shapely
 from outside_tools import need_tool, running_service
 
+from analysis.risk_grading import COLOUR_NAMES, COLOURS, grade, village_summary
+from api.catalog import Catalog
 from onemap.settings import DEMO_GPKG
+from store import GeoPackageStore
 from store.users import UserStore
 
 pytestmark = pytest.mark.browser
@@ -28,6 +32,7 @@ VIEWS = {
     "planner": "/map/planner",
     "emergency": "/map/emergency",
     "village": "/map/village/150525107201",
+    "risk": "/map/risk",
 }
 
 
@@ -206,7 +211,7 @@ def test_only_the_amap_view_asks_for_gcj02_coordinates(browser, server, basemap,
         visit.close()
 
 
-@pytest.mark.parametrize(("view", "village"), [("village", "150525107201"), ("town", None)])
+@pytest.mark.parametrize(("view", "village"), [("village", "150525107201"), ("town", None), ("risk", None)])
 def test_standalone_export_opens_from_a_file_with_the_network_off(browser, tmp_path, view, village):
     out, data = tmp_path / f"{view}.html", tmp_path / "demo.gpkg"
     shutil.copy(DEMO_GPKG, data)
@@ -328,6 +333,94 @@ def test_the_planner_sees_each_factor_of_the_top_ranked_intersection(browser, an
         assert "千灯万带整治计划" in page.locator(".leaflet-popup-content .om-popup-kind").inner_text()
         assert "黄闪警示灯" in page.locator(".leaflet-popup-content").inner_text()
         page.screenshot(path=str(ARTIFACTS / "map-planner-plan-popup.png"))
+        assert visit.errors == []
+    finally:
+        visit.close()
+
+
+def _click_at(visit: Visit, lon: float, lat: float, zoom: int) -> None:
+    """Centre the map on a place at a zoom, wait until it has drawn, and click there."""
+    page = visit.page
+    count = visit.ready_count
+    page.evaluate(f"oneMap.map.setView([{lat}, {lon}], {zoom}, {{ animate: false }})")
+    visit.wait_ready(after=count)
+    box = page.evaluate(
+        f"""() => {{
+          const p = oneMap.map.latLngToContainerPoint(L.latLng({lat}, {lon}));
+          const box = oneMap.map.getContainer().getBoundingClientRect();
+          return [box.left + p.x, box.top + p.y];
+        }}"""
+    )
+    page.mouse.click(*box)
+
+
+def test_four_colour_map_counts_each_colour_and_a_village_tells_its_own(browser, server):
+    """The legend counts the graded sources of each colour; a click on a village (not on a source) gives its counts
+    per colour; a click on a source, drawn above the village, gives the source's own popup."""
+    cat = Catalog.load(GeoPackageStore(DEMO_GPKG))
+    villages, sources = cat["villages"].frame, cat["risk_sources"].frame
+    summary = village_summary(grade(sources, villages), villages)
+    levels = ["red", "orange", "yellow", "blue"]
+    village = 14  # 北沙窝村: one red, one yellow and one blue source
+    polygon = villages.geometry[village]
+    west, south, east, north = polygon.bounds
+    grid = [shapely.Point(west + (east - west) * i / 24, south + (north - south) * j / 24) for i in range(25)
+            for j in range(25)]  # fmt: skip
+    inside = [p for p in grid if polygon.contains(p)]
+    # The place in the village farthest from both its boundary and every source: a click there hits the village.
+    points = sources.geometry.to_numpy()
+    spot = max(inside, key=lambda p: min(polygon.exterior.distance(p), shapely.distance(points, p).min()))
+
+    visit = Visit(browser, server + "/map/risk")
+    page = visit.page
+    try:
+        rows = page.evaluate(
+            """() => [...document.querySelectorAll(".om-legend-section")]
+              .filter(s => s.querySelector(".om-legend-layer").textContent === "重大风险源")
+              .flatMap(s => [...s.querySelectorAll(".om-legend-row")])
+              .map(r => [r.textContent, getComputedStyle(r.querySelector(".om-swatch")).backgroundColor])"""
+        )
+        expected = [f"{label}（{COLOUR_NAMES[k]}）：{int(summary[k].sum())} 处" for k, label in
+                    zip(levels, ["重大风险", "较大风险", "一般风险", "低风险"], strict=True)]  # fmt: skip
+        assert [text for text, _ in rows] == expected
+        rgb = [f"rgb({int(c[1:3], 16)}, {int(c[3:5], 16)}, {int(c[5:7], 16)})" for c in (COLOURS[k] for k in levels)]
+        assert [colour for _, colour in rows] == rgb
+
+        _click_at(visit, spot.x, spot.y, 14)
+        table = page.locator(".leaflet-popup-content .om-four-colour")
+        table.wait_for(timeout=10_000)
+        assert page.locator(".leaflet-popup-content .om-popup-title").inner_text() == "北沙窝村"
+        counts = {k: table.locator(f"tr[data-level={k}] td").inner_text() for k in levels}
+        assert counts == {k: f"{summary.loc[village, k]} 处" for k in levels}
+        assert "红色区域：重点管控" in page.locator(".leaflet-popup-content").inner_text()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "map-risk-village-popup.png"))
+        page.locator(".leaflet-popup-close-button").click()
+
+        red = sources.index[grade(sources)["level"] == "red"][0]
+        _click_at(visit, sources.geometry[red].x, sources.geometry[red].y, 16)
+        kind = page.locator(".leaflet-popup-content .om-popup-kind")
+        kind.wait_for(timeout=10_000)
+        assert kind.inner_text() == "重大风险源"
+        assert visit.errors == []
+    finally:
+        visit.close()
+
+
+@pytest.mark.parametrize("village", ["150525107214", "14"])
+def test_village_four_colour_map_keeps_the_full_width_and_draws_only_its_own_sources(browser, server, village):
+    visit = Visit(browser, f"{server}/map/risk/{village}")
+    page = visit.page
+    try:
+        assert page.evaluate("document.body.classList.contains('om-with-panel')") is False
+        assert page.locator(".om-title-main").inner_text() == "安全风险四色分布图 · 北沙窝村"
+        drawn = page.evaluate(
+            """() => oneMap.overlays.filter(o => o.spec.key === "risk_sources")[0].content.getLayers()
+                 .map(l => l.feature.properties.k).sort()"""
+        )
+        assert drawn == ["blue", "red", "yellow"]
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "map-risk-village.png"))
         assert visit.errors == []
     finally:
         visit.close()

@@ -14,16 +14,20 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
+from analysis.risk_grading import COLOUR_NAMES, COLOURS, grade, village_summary
 from api.catalog import Catalog
 from api.main import create_app
 from geo import gcj02
 from geo.crs import LOCAL_METRIC, transform_geometries
 from layers import LAYERS
 from layers.frames import properties_of
+from layers.vocab import RiskLevel
 from maps import assets
 from maps.advice import advice
+from maps.export import standalone_html
+from maps.four_colour import FourColour
 from maps.popups import open_hazards, open_hazards_by_feature, popup_html
-from maps.symbols import SYMBOLS, hazard_state, intersection_treatment
+from maps.symbols import FOUR_COLOUR_SYMBOLS, SYMBOLS, hazard_state, intersection_treatment
 from maps.viewport import degrees_per_pixel, viewport
 from onemap.settings import DEMO_GPKG, Settings
 from store import GeoPackageStore
@@ -185,7 +189,15 @@ def test_near_times_the_nearest_rescue_forces_by_road_as_the_router_does(client,
     assert far["items"] == [] and "离道路过远" in far["note"]
 
 
-PAGES = ["/map", "/map/planner", "/map/emergency", "/map/village/150525107201", "/map/village/1"]
+PAGES = [
+    "/map",
+    "/map/planner",
+    "/map/emergency",
+    "/map/village/150525107201",
+    "/map/village/1",
+    "/map/risk",
+    "/map/risk/150525107201",
+]
 
 
 @pytest.mark.parametrize("url", PAGES)
@@ -231,3 +243,129 @@ def test_overdue_hazards_have_their_own_colour_on_the_map(cat):
     assert hazard_state({"status": "closed", "deadline": "2020-01-01"}) == "closed"
     keys = {f["properties"]["k"] for f in viewport(cat, "hazards", TOWN, zoom=14)["features"]}
     assert "overdue" in keys  # the demo ledger has overdue entries
+
+
+# ---- 安全风险四色分布图 ------------------------------------------------------------------------------------------
+
+LEVELS = [r.value for r in RiskLevel]
+
+
+@pytest.fixture(scope="module")
+def summary(cat):
+    """Sources per village and colour as the risk grading counts them, independently of the map."""
+    villages = cat["villages"].frame
+    return village_summary(grade(cat["risk_sources"].frame, villages), villages)
+
+
+def _config(html: str) -> dict:
+    """The configuration a page hands to onemap.js."""
+    start = html.index("OneMap.start(")
+    return json.JSONDecoder().raw_decode(html, html.index("{", start))[0]
+
+
+def _legend(config: dict, key: str) -> dict[str, tuple[str, str]]:
+    spec = next(o for o in config["overlays"] if o["key"] == key)
+    assert spec["fixedLegend"]  # every colour listed, in view or not
+    return {row["key"]: (row["color"], row["label"]) for row in spec["legend"]}
+
+
+def _highest(row) -> str:
+    return next((level for level in LEVELS if row[level] > 0), "none")
+
+
+def test_four_colour_symbols_have_a_legend_line_for_every_colour():
+    for symbol in FOUR_COLOUR_SYMBOLS.values():
+        assert set(symbol.colors) == set(symbol.labels), symbol.layer_id
+    assert [FOUR_COLOUR_SYMBOLS["villages"].colors[k] for k in LEVELS] == [COLOURS[k] for k in LEVELS]
+
+
+def test_risk_map_counts_each_colour_as_the_grading_does(client, cat, summary):
+    response = client.get("/map/risk")
+    assert response.status_code == 200
+    config = _config(response.text)
+    assert config["view"] == "risk" and config["title"] == "安全风险四色分布图"
+    assert config["dataUrl"] == "/map/risk/data" and config["village"] is None
+    assert any(link["href"] == "/map/risk" and link["current"] for link in config["links"])
+    sources = _legend(config, "risk_sources")
+    assert list(sources) == LEVELS  # the demo town grades every source
+    for level in LEVELS:
+        total = int(summary[level].sum())
+        assert sources[level] == (COLOURS[level], f"{RiskLevel(level).label}（{COLOUR_NAMES[level]}）：{total} 处")
+    assert int(summary[LEVELS].to_numpy().sum()) == len(cat["risk_sources"].frame)  # each source counted once
+    areas = _legend(config, "villages")
+    highest = summary.apply(_highest, axis=1)
+    for key, (colour, label) in areas.items():
+        assert colour == FOUR_COLOUR_SYMBOLS["villages"].colors[key]
+        assert label.endswith(f"：{int((highest == key).sum())} 个村"), label
+
+
+def test_risk_map_data_colours_villages_by_their_highest_level_and_sources_by_their_grade(client, cat, summary):
+    params = {"bbox": ",".join(map(str, TOWN)), "zoom": 12}
+    villages = client.get("/map/risk/data/villages", params=params).json()["features"]
+    assert sorted(f["id"] for f in villages) == sorted(summary.index)
+    for feature in villages:
+        row = summary.loc[feature["id"]]
+        props = feature["properties"]
+        assert props["k"] == _highest(row)
+        popup = props["popup"]
+        assert f'<div class="om-popup-title">{row["name"]}</div>' in popup and "处置建议" in popup
+        for level in LEVELS:
+            assert re.search(rf'data-level="{level}">.*?<td>{row[level]} 处</td>', popup), (row["name"], level)
+        assert f"<td>{row['total']} 处</td>" in popup
+    graded = grade(cat["risk_sources"].frame)["level"]
+    sources = client.get("/map/risk/data/risk_sources", params=params).json()["features"]
+    assert {f["id"]: f["properties"]["k"] for f in sources} == graded.to_dict()
+    assert "popup" not in sources[0]["properties"]  # the risk-source popup is the usual one, fetched on click
+    roads = client.get("/map/risk/data/roads", params=params).json()
+    assert roads["features"] == client.get("/map/data/roads", params=params).json()["features"]
+    assert client.get("/map/risk/data/hazards", params=params).status_code == 401  # the ledger stays private
+
+
+@pytest.mark.parametrize("village", ["150525107201", "1"])
+def test_village_risk_map_shows_that_village_and_its_own_sources(client, cat, summary, village):
+    response = client.get(f"/map/risk/{village}")
+    assert response.status_code == 200
+    config = _config(response.text)
+    assert config["village"]["fid"] == 1 and config["title"] == "安全风险四色分布图 · 义隆永村"
+    assert config["dataUrl"] == "/map/risk/1/data"
+    row = summary.loc[1]
+    sources = _legend(config, "risk_sources")
+    assert [label.rsplit("：", 1)[1] for _, label in sources.values()] == [f"{row[k]} 处" for k in LEVELS]
+    params = {"bbox": ",".join(map(str, TOWN)), "zoom": 12}
+    for data in (f"/map/risk/{village}/data", config["dataUrl"]):
+        drawn = client.get(f"{data}/risk_sources", params=params).json()["features"]
+        graded = grade(cat["risk_sources"].frame, cat["villages"].frame)
+        assert sorted(f["id"] for f in drawn) == sorted(graded.index[graded["village_id"] == 1])
+        assert [f["id"] for f in client.get(f"{data}/villages", params=params).json()["features"]] == [1]
+
+
+@pytest.mark.parametrize("url", ["/map/risk/999", "/map/risk/150525999999", "/map/risk/nowhere",
+                                 "/map/risk/999/data/villages?bbox=120,42,121,43&zoom=12"])  # fmt: skip
+def test_unknown_village_gets_a_404_that_says_so_in_both_languages(client, url):
+    response = client.get(url)
+    assert response.status_code == 404
+    message = response.json()["description"]
+    assert "村（嘎查）" in message and "no village with id or code" in message
+
+
+def test_a_source_that_cannot_be_graded_keeps_its_level_on_record(cat):
+    sources = cat["risk_sources"].frame.copy()
+    sources.loc[6, ["lec_l", "lec_e", "lec_c", "ls_l", "ls_s"]] = np.nan  # not surveyed
+    sources.loc[14, "lec_l"] = 4.0  # not an LEC score: grading refuses it
+    sources.loc[[6, 14], "level"] = ["orange", "red"]
+    colours = FourColour.build(sources, cat["villages"].frame)
+    assert colours.levels[6] == "orange" and colours.levels[14] == "red"
+    assert colours.levels.drop([6, 14]).to_dict() == grade(sources.drop([6, 14]))["level"].to_dict()
+    assert colours.areas[4] == "red"  # 东营子村: its blue source on record as red
+
+
+def test_standalone_risk_map_embeds_the_village_and_its_sources_coloured(cat, summary):
+    html = standalone_html(cat, "risk", "150525107201")
+    config = _config(html)
+    embedded = config["embedded"]
+    assert [f["id"] for f in embedded["villages"]["features"]] == [1]
+    assert embedded["villages"]["features"][0]["properties"]["k"] == _highest(summary.loc[1])
+    keys = [f["properties"]["k"] for f in embedded["risk_sources"]["features"]]
+    assert len(keys) == summary.loc[1, "total"] and all(f["properties"]["popup"] for f in
+                                                        embedded["risk_sources"]["features"])  # fmt: skip
+    assert 'id="om-village-panel"' not in html  # no hazard panel: the map keeps the full width
