@@ -6,19 +6,41 @@ import pandas as pd
 
 from analysis.major_hazard import assess
 from analysis.risk_grading import grade
+from analysis.risk_surface import COMPONENTS, SurfaceRules
 from exchange import sheets
 
 
-def register_workbook(sources: pd.DataFrame, buildings: pd.DataFrame, villages: pd.DataFrame) -> bytes:
-    """重大危险源清单 with grades, calculations and responsible units, and the four-colour register."""
+def register_workbook(
+    sources: pd.DataFrame,
+    buildings: pd.DataFrame,
+    villages: pd.DataFrame,
+    *,
+    ranking: pd.DataFrame | None = None,
+    rules: SurfaceRules | None = None,
+) -> bytes:
+    """重大危险源清单 with grades, calculations and responsible units, and the four-colour register; with the
+    composite surface's village `ranking` (`risk_surface`), that ranking and the `rules` it was scored with."""
     hazards = assess(sources, buildings).join(sources[["responsible_unit", "responsible_person", "phone"]])
     graded = grade(sources, villages).join(sources[["responsible_unit", "responsible_person"]])
-    return sheets.workbook(
-        {
-            "重大危险源清单": _table(hazards[hazards["major"]], _MAJOR),
-            "安全风险分级": _table(graded, _GRADED),
-        }
-    )
+    book = {
+        "重大危险源清单": _table(hazards[hazards["major"]], _MAJOR),
+        "安全风险分级": _table(graded, _GRADED),
+    }
+    if ranking is not None:
+        columns = [("rank", "排序"), ("name", "村（嘎查）"), ("code", "区划代码"), ("score", "综合风险指数")]
+        for c, label in COMPONENTS.items():
+            columns += [(c, label), (f"{c}_points", f"{label}(分)")]
+        columns += [("top_cell_score", "最高格指数"), ("cells", "格网数")]
+        book["村综合风险排序"] = pd.DataFrame({label: ranking[name].to_numpy() for name, label in columns})
+    if rules is not None:
+        book["综合风险权重"] = pd.DataFrame(
+            {
+                "构成": list(COMPONENTS.values()),
+                "字段": list(COMPONENTS),
+                "权重": [rules.weight(c) for c in COMPONENTS],
+            }
+        )
+    return sheets.workbook(book)
 
 
 def _table(frame: pd.DataFrame, columns: tuple[tuple[str, str], ...]) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from layers.fire import BUILDINGS, FIRE_LANES, OBSTRUCTIONS, OLD_SETTLEMENTS
 from layers.fire_analysis import CUT_OFF, FIRE_CLUSTERS, RESPONSE_BANDS
 from layers.ledger import HAZARDS
 from layers.risk import RISK_SOURCES
+from layers.risk_analysis import RISK_SURFACE
 from layers.road_analysis import CRASH_DENSITY, TREATMENT_PLAN
 from layers.roads import ACCIDENT_SEGMENTS, ACCIDENTS, INTERSECTIONS, ROADS
 
@@ -22,6 +23,7 @@ class UnknownLayer(LookupError):
 
 _DECLARED = (
     VILLAGES,
+    RISK_SURFACE,
     BUILDINGS,
     OLD_SETTLEMENTS,
     ROADS,

@@ -273,6 +273,16 @@ class Measure(Labeled):
     SIGHT_CLEARING = "sight_clearing", "视距三角形清障"
 
 
+class SurfaceLevel(Labeled):
+    """Class of the composite risk score of a hexagon (fixed breaks on the 0–100 score)."""
+
+    LOW = "1", "低"
+    LOWER = "2", "较低"
+    MEDIUM = "3", "中等"
+    HIGHER = "4", "较高"
+    HIGH = "5", "高"
+
+
 class ResponseBand(Labeled):
     """How soon the first fire engine can arrive (建标152-2017: 5 min; 微型消防站: 3 min)."""
 

@@ -128,6 +128,19 @@ def _cut_off(p: Props) -> list[str]:
     return [f"清除占用点 {ids}{together}，恢复消防车通道畅通（消防法 第二十八条；拒不改正的依第六十条处罚、强制执行）"]
 
 
+def _risk_surface(p: Props) -> list[str]:
+    out = []
+    if str(p.get("level")) in ("4", "5"):
+        out.append("综合风险较高的格网：列为镇级重点管控区域，逐一核查格内风险源、隐患和消防救援条件")
+    if (p.get("hazards") or 0) > 0:
+        out.append("督促格内未销号隐患按期整改，逾期的挂牌督办")
+    if (p.get("fire_gaps") or 0) > 0:
+        out.append(f"格内 {int(p['fire_gaps'])} 人在消防车 5 分钟到场范围外：清除通道堵塞，或就近建设微型消防站")
+    if (p.get("blackspots") or 0) > 0:
+        out.append("格内有事故多发点段：按点段整治要求完善警示、减速设施")
+    return out
+
+
 def _fire_cluster(p: Props) -> list[str]:
     out = ["在连片建筑间设置防火墙或拉开间距，形成防火分隔（GB 50016 表5.2.2；GB 50039）"]
     if (p.get("length_m") or 0) > 150:
@@ -140,6 +153,7 @@ def _fire_cluster(p: Props) -> list[str]:
 ADVICE: dict[str, Callable[[Props], list[str]]] = {
     "cut_off": _cut_off,
     "fire_clusters": _fire_cluster,
+    "risk_surface": _risk_surface,
     "treatment_plan": _treatment,
     "crash_density": _crash_density,
     "accident_segments": _accident_segment,

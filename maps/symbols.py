@@ -24,6 +24,7 @@ from layers.vocab import (
     RiskLevel,
     Severity,
     SpotClass,
+    SurfaceLevel,
 )
 
 Shape = Literal["circle", "line", "area", "icon"]
@@ -265,6 +266,15 @@ SYMBOLS: dict[str, Symbol] = {
             category=_field("size"),
             weight=1,
             fill_opacity=0.45,
+        ),
+        Symbol(
+            "risk_surface",
+            "area",
+            {v.value: LAYERS["risk_surface"].style.colors[v.value] for v in SurfaceLevel},
+            {v.value: f"综合风险：{v.label}" for v in SurfaceLevel},
+            category=_field("level"),
+            weight=0.5,
+            fill_opacity=0.5,
         ),
         Symbol(
             "emergency_resources",

@@ -68,7 +68,7 @@ VIEWS: dict[str, View] = {
             "镇域安全风险一张图",
             "镇安全生产办公室",
             (
-                *_all({"crash_density", "treatment_plan", "response_bands", "fire_clusters"}),
+                *_all({"crash_density", "treatment_plan", "response_bands", "fire_clusters", "risk_surface"}),
                 Overlay("accidents", heat=True, visible=False),
             ),
         ),
@@ -94,6 +94,7 @@ VIEWS: dict[str, View] = {
             "应急人员：风险分布、应急资源、事发点周边",
             (
                 Overlay("villages"),
+                Overlay("risk_surface"),
                 Overlay("roads"),
                 Overlay("risk_sources"),
                 Overlay("risk_sources", heat=True),

@@ -299,14 +299,26 @@ def fire(
 
 @analyse_app.command("risk")
 def risk(
+    as_of: AsOfOption = None,
+    weight: Annotated[
+        list[str] | None,
+        typer.Option(help="composite-surface weight, component=number, repeatable (e.g. --weight hazards=0.4)"),
+    ] = None,
     xlsx: Annotated[Path | None, typer.Option(help="write the graded register as an Excel workbook here")] = None,
     data: DataOption = None,
 ) -> None:
-    """GB 18218 major hazard sources (S, exposed people, α, R, grade) and four-colour levels by LEC or LS."""
+    """GB 18218 major hazard sources (S, exposed people, α, R, grade), four-colour levels by LEC or LS, and the
+    composite risk surface over H3 hexagons (stored as risk_surface) with the villages ranked."""
     from analysis.major_hazard import assess
     from analysis.risk_grading import disagreements, grade
+    from analysis.risk_runs import surface
+    from analysis.risk_surface import SurfaceRules
     from layers import LAYERS
 
+    try:
+        rules = SurfaceRules().with_weights(weight or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--weight") from None
     store = _store(data)
     sources = store.read(LAYERS["risk_sources"])
     found = assess(sources, store.read(LAYERS["buildings"]))
@@ -318,8 +330,27 @@ def risk(
     graded = grade(sources, store.read(LAYERS["villages"]))
     counts = graded["level_label"].value_counts().to_dict()
     console.print(f"四色分级 four-colour levels: {counts}; {disagreements(graded)} differ from the level on record")
+    day = _day(as_of)
+    with console.status("综合风险格网 composite risk surface…"):
+        result, frame = surface(store, day, rules)
+    weights = "，".join(f"{k} {v:g}" for k, v in result.rules.as_dict()["weights"].items())
+    console.print(
+        f"综合风险格网 {len(frame)} 格（H3 第 {rules.resolution} 级），权重：{weights}；stored in risk_surface"
+    )
+    console.print("村（嘎查）综合风险排序 (villages ranked):")
+    for _, row in result.villages.head(10).iterrows():
+        console.print(
+            f"  {int(row['rank'])}. {row['name']} 指数 {row['score']:.1f}（最高格 {row['top_cell_score']:.1f}）"
+        )
     if xlsx:
         from analysis.risk_register import register_workbook
 
-        xlsx.write_bytes(register_workbook(sources, store.read(LAYERS["buildings"]), store.read(LAYERS["villages"])))
+        book = register_workbook(
+            sources,
+            store.read(LAYERS["buildings"]),
+            store.read(LAYERS["villages"]),
+            ranking=result.villages,
+            rules=result.rules,
+        )
+        xlsx.write_bytes(book)
         console.print(f"wrote {xlsx}")

@@ -80,7 +80,8 @@ def _records(frame) -> list[dict[str, Any]]:
     return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in records]
 
 
-def _parameters(frame) -> Any:
+def stored_parameters(frame) -> Any:
+    """The JSON the run stored with its layer (the same in every row), or None for an empty or unstamped layer."""
     if frame.empty or "parameters" not in frame or frame["parameters"].dropna().empty:
         return None
     return json.loads(frame["parameters"].dropna().iloc[0])
@@ -111,7 +112,7 @@ def get_intersections(cat: CatalogDep) -> dict[str, Any]:
         "count": len(frame),
         "sight_obstructed": [int(f) for f in frame.index[frame["sight_obstructed"].fillna(False).astype(bool)]],
         "slope_fix_needed": [int(f) for f in frame.index[frame["slope_fix_needed"].fillna(False).astype(bool)]],
-        "parameters": _parameters(frame),
+        "parameters": stored_parameters(frame),
     }
 
 
@@ -190,7 +191,7 @@ def get_nkde(cat: CatalogDep, top: Annotated[int, Query(ge=1, le=500)] = 20) -> 
     """The densest lixels first; the whole layer is at /collections/crash_density/items."""
     frame = cat["crash_density"].frame
     densest = frame.sort_values("density_per_km", ascending=False).head(top)
-    return {"count": len(frame), "parameters": _parameters(frame), "densest": _records(densest)}
+    return {"count": len(frame), "parameters": stored_parameters(frame), "densest": _records(densest)}
 
 
 def plan_rules(cost: Costs = None, cmf: Cmfs = None, measure: Measures = None) -> BudgetRules:
@@ -252,7 +253,7 @@ def get_plan(cat: CatalogDep) -> dict[str, Any]:
     for r in records:
         r["factors"] = json.loads(r["factors"]) if r.get("factors") else []
         r.pop("parameters", None)
-    return {"count": len(records), "parameters": _parameters(frame), "candidates": records}
+    return {"count": len(records), "parameters": stored_parameters(frame), "candidates": records}
 
 
 @router.get("/plan.xlsx", summary="A budget plan as an Excel workbook (computed for the given budget)")

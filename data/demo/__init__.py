@@ -199,21 +199,23 @@ def _analyse(store: GeoPackageStore) -> dict[str, int]:
     """Run the analyses as the town office would, so the demo's views open with results to look at.
 
     Intersections are extracted (their surveyed ids and treatment kept), then screened, the crash density and the
-    lights-and-belts plan made, and the fire analyses run, all as of ANALYSED_ON; the layers they write are
-    ordinary derived layers.
+    lights-and-belts plan made, the fire analyses run and the composite risk surface counted, all as of
+    ANALYSED_ON; the layers they write are ordinary derived layers.
     """
-    from analysis import fire_runs, runs  # the analyses read the layers just written
+    from analysis import fire_runs, risk_runs, runs  # the analyses read the layers just written
 
     runs.intersections(store)
     _, segments = runs.blackspots(store, ANALYSED_ON)
     density = runs.crash_density(store, ANALYSED_ON)
     plan = runs.treatment_plan(store, DEMO_BUDGET_YUAN, ANALYSED_ON)
     fire = fire_runs.fire(store, ANALYSED_ON)
+    _, risk_cells = risk_runs.surface(store, ANALYSED_ON)
     return {
         "accident_segments": len(segments),
         "crash_density": len(density.frame),
         "treatment_plan": len(plan.frame),
         **{name: len(frame) for name, frame in fire.frames.items()},
+        "risk_surface": len(risk_cells),
     }
 
 

@@ -33,6 +33,11 @@ def test_onemap_analyse_risk_lists_the_major_hazard_sources_and_writes_the_regis
         s["fid"] for s in TRUTH["sites"]
     }
     assert book["安全风险分级"].max_row == 32  # a header and the 31 risk sources
+    ranked = list(book["村综合风险排序"].iter_rows(values_only=True))
+    assert ranked[0][:4] == ("排序", "村（嘎查）", "区划代码", "综合风险指数") and len(ranked) == 27  # 26 villages
+    assert [r[0] for r in ranked[1:]] == list(range(1, 27)) and ranked[1][1] == "义隆永村"
+    weights = {r[1]: r[2] for r in book["综合风险权重"].iter_rows(min_row=2, values_only=True)}
+    assert weights["risk_sources"] == 0.30 and len(weights) == 6
 
 
 def test_the_risk_grading_over_http_and_in_the_popup(tmp_path):
@@ -51,7 +56,9 @@ def test_the_risk_grading_over_http_and_in_the_popup(tmp_path):
         assert sum(v["total"] for v in grades["villages"]) == 31
         assert client.get("/analysis/risk/register.xlsx").status_code == 401
         book = client.get("/analysis/risk/register.xlsx", headers=bearer(client, "viewer", "viewer password"))
-        assert "重大危险源清单" in openpyxl.load_workbook(BytesIO(book.content)).sheetnames
+        sheets = openpyxl.load_workbook(BytesIO(book.content)).sheetnames
+        # the demo ships with a surface, so its ranking and weights come too
+        assert sheets == ["重大危险源清单", "安全风险分级", "村综合风险排序", "综合风险权重"]
         popup = client.get(f"/map/popup/risk_sources/{found['major'][0]}").text
         assert "分级依据" in popup and "GB 18218" in popup and "α =" in popup
         assert f"共{lpg['exposed_people']}人" in popup  # the popup counts the same people as the register

@@ -20,6 +20,7 @@ from outside_tools import need_tool, running_service
 
 from analysis.risk_grading import COLOUR_NAMES, COLOURS, grade, village_summary
 from api.catalog import Catalog
+from layers import LAYERS
 from onemap.settings import DEMO_GPKG
 from store import GeoPackageStore
 from store.users import UserStore
@@ -189,6 +190,9 @@ def test_emergency_view_lists_what_is_near_a_clicked_point(browser, server):
         page.locator(".om-near-section").first.wait_for(timeout=10_000)
         text = page.locator(".om-near-body").inner_text()
         assert "最近的应急资源" in text and "义隆永镇" in text and " m" in text
+        assert "按路网行车时间最近的救援力量" in text and "分钟" in text
+        assert "影响范围内人口" in text and "500 m 内" in text and "居住" in text
+        assert "最近的避难场所" in text and "避难场所" in text
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "map-emergency-near.png"))
         assert visit.errors == []
@@ -421,6 +425,39 @@ def test_village_four_colour_map_keeps_the_full_width_and_draws_only_its_own_sou
         assert drawn == ["blue", "red", "yellow"]
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "map-risk-village.png"))
+        assert visit.errors == []
+    finally:
+        visit.close()
+
+
+def test_emergency_view_shows_the_composite_risk_surface_with_its_legend_and_why_a_cell_scores(browser, server):
+    """The hexagons are on at first with a five-class legend; a hexagon's popup gives each component's points."""
+    cells = GeoPackageStore(DEMO_GPKG).read(LAYERS["risk_surface"])
+    top = cells.sort_values("rank").iloc[0]
+    visit = Visit(browser, server + "/map/emergency")
+    page = visit.page
+    try:
+        surface = page.evaluate("oneMap.overlays.findIndex(o => o.spec.layer === 'risk_surface')")
+        assert surface >= 0 and page.evaluate(f"oneMap.overlays[{surface}].visible") is True
+        rows = page.evaluate(
+            """() => [...document.querySelectorAll(".om-legend-section")]
+              .filter(s => s.querySelector(".om-legend-layer").textContent === "综合风险格网")
+              .flatMap(s => [...s.querySelectorAll(".om-legend-row")]).map(r => r.textContent)"""
+        )
+        assert "综合风险：高" in rows and len(rows) >= 3
+        page.evaluate("oneMap.overlays.filter(o => o.spec.layer !== 'risk_surface')"
+                      ".forEach(o => oneMap.map.removeLayer(o.group))")  # fmt: skip
+        centre = top.geometry.representative_point()
+        _click_at(visit, centre.x, centre.y, 14)
+        factors = page.locator(".leaflet-popup-content .om-factors")
+        factors.wait_for(timeout=10_000)
+        text = factors.inner_text()
+        for label in ("风险源", "未销号隐患", "交通事故", "事故多发点段", "消防救援盲区人口", "人口"):
+            assert label in text
+        content = page.locator(".leaflet-popup-content").inner_text()
+        assert "综合风险第 1 位" in content and "处置建议" in content
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "map-emergency-risk-surface.png"))
         assert visit.errors == []
     finally:
         visit.close()
