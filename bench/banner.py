@@ -14,11 +14,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -434,6 +436,28 @@ def build_banner(
         hamlets=sum(t.hamlets for t in placed),
         seconds=seconds,
     )
+
+
+def banner_dataset(data: Path | None, towns: int, seed: int, folder: Path) -> tuple[Path, dict[str, Any]]:
+    """For a benchmark: the banner GeoPackage given (`data`), or one built in `folder`; with what it holds."""
+    if data is not None:
+        store = GeoPackageStore(data)
+        counts = {layer.id: store.count(layer) for layer in LAYERS.values()}
+        return data, {"path": str(data), "built": False, "counts": counts, "title": store.info().title}
+    print(f"building the banner dataset ({towns} towns) ...", file=sys.stderr)
+    path = folder / "banner.gpkg"
+    summary = build_banner(path, towns, seed, log=lambda line: print(f"  {line}", file=sys.stderr))
+    return path, {
+        "path": "(temporary)",
+        "built": True,
+        "title": GeoPackageStore(path).info().title,
+        "counts": summary.counts,
+        "build_s": summary.seconds,
+        "towns": summary.towns,
+        "hamlet_houses": summary.hamlet_houses,
+        "hamlets": summary.hamlets,
+        "file_bytes": path.stat().st_size,
+    }
 
 
 def main() -> None:

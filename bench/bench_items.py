@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from bench.serving import onemap_server, peak_rss_mb
 from geo.crs import WGS84
 from layers import get_layer
 from layers.frames import coerce
@@ -90,19 +87,6 @@ def generate(path: Path, points: int, lines: int, seed: int) -> None:
     GeoPackageStore(path).replace(roads, gpd.GeoDataFrame(coerce(roads, road_frame), geometry=geoms, crs=WGS84))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def _bboxes(rng: np.random.Generator, size: float, n: int) -> list[tuple[float, float, float, float]]:
     lon = rng.uniform(CENTER_LON - HALF_LON, CENTER_LON + HALF_LON - size, n)
     lat = rng.uniform(CENTER_LAT - HALF_LAT, CENTER_LAT + HALF_LAT - size, n)
@@ -129,46 +113,29 @@ def run(points: int, lines: int, queries: int, seed: int) -> dict:
         t0 = time.perf_counter()
         generate(path, points, lines, seed)
         generate_s = time.perf_counter() - t0
-        port = _free_port()
-        env = {**os.environ, "ONEMAP_DATA": str(path)}
-        cmd = [sys.executable, "-m", "onemap", "serve", "--port", str(port)]
-        server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            t0 = time.perf_counter()
-            with httpx.Client(base_url=base, timeout=120) as client:
-                while True:
-                    try:
-                        if client.get("/healthz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        time.sleep(0.05)
-                startup_s = time.perf_counter() - t0
-                rng = np.random.default_rng(seed + 1)
-                results: dict = {"generate_s": generate_s, "startup_s": startup_s, "queries": {}}
-                for layer_id, noun in (("accidents", "points"), ("roads", "lines")):
-                    for size_label, size in BBOX_SIZES_DEG.items():
-                        samples, matched = [], []
-                        for bbox in _bboxes(rng, size, queries):
-                            params = {"bbox": ",".join(f"{v:.6f}" for v in bbox), "limit": "100"}
-                            elapsed, body = _time(client, f"/collections/{layer_id}/items", params)
-                            samples.append(elapsed)
-                            matched.append(body["numberMatched"])
-                        stats = _stats(samples)
-                        stats["median_matched"] = statistics.median(matched)
-                        results["queries"][f"{noun}, bbox {size_label}, limit 100"] = stats
-                    pages = []
-                    count = points if layer_id == "accidents" else lines
-                    for offset in rng.integers(0, max(count - 100, 1), queries // 2 or 1):
-                        elapsed, _ = _time(
-                            client, f"/collections/{layer_id}/items", {"limit": "100", "offset": str(offset)}
-                        )
-                        pages.append(elapsed)
-                    results["queries"][f"{noun}, page of 100 at a random offset"] = _stats(pages)
-                results["server_peak_rss_mb"] = _peak_rss_mb(server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        with onemap_server(path) as server, httpx.Client(base_url=server["base"], timeout=120) as client:
+            rng = np.random.default_rng(seed + 1)
+            results: dict = {"generate_s": generate_s, "startup_s": server["startup_s"], "queries": {}}
+            for layer_id, noun in (("accidents", "points"), ("roads", "lines")):
+                for size_label, size in BBOX_SIZES_DEG.items():
+                    samples, matched = [], []
+                    for bbox in _bboxes(rng, size, queries):
+                        params = {"bbox": ",".join(f"{v:.6f}" for v in bbox), "limit": "100"}
+                        elapsed, body = _time(client, f"/collections/{layer_id}/items", params)
+                        samples.append(elapsed)
+                        matched.append(body["numberMatched"])
+                    stats = _stats(samples)
+                    stats["median_matched"] = statistics.median(matched)
+                    results["queries"][f"{noun}, bbox {size_label}, limit 100"] = stats
+                pages = []
+                count = points if layer_id == "accidents" else lines
+                for offset in rng.integers(0, max(count - 100, 1), queries // 2 or 1):
+                    elapsed, _ = _time(
+                        client, f"/collections/{layer_id}/items", {"limit": "100", "offset": str(offset)}
+                    )
+                    pages.append(elapsed)
+                results["queries"][f"{noun}, page of 100 at a random offset"] = _stats(pages)
+            results["server_peak_rss_mb"] = peak_rss_mb(server["pid"])
     results.update({"points": points, "lines": lines, "queries_per_kind": queries, "seed": seed})
     return results
 

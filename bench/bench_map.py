@@ -20,9 +20,7 @@ import mimetypes
 import os
 import platform
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,7 +38,8 @@ import pandas as pd
 from playwright.sync_api import Browser, Playwright, Route, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from bench.banner import DEFAULT_SEED, build_banner
+from bench.banner import DEFAULT_SEED, banner_dataset
+from bench.serving import onemap_server, peak_rss_mb
 from layers import LAYERS, Layer
 from maps import assets
 from store.geopackage import GeoPackageStore
@@ -158,48 +157,6 @@ NAIVE_PROBE = PROBE.replace(
 
 
 # -- serving ---------------------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def peak_rss_mb(pid: int) -> float | None:
-    """VmHWM of a process, in MiB; None once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-@contextmanager
-def onemap_server(data: Path) -> Iterator[dict[str, Any]]:
-    """`onemap serve` on a free loopback port; yields its base URL, pid and start-up time."""
-    port = free_port()
-    env = {**os.environ, "ONEMAP_DATA": str(data)}
-    cmd = [sys.executable, "-m", "onemap", "serve", "--port", str(port)]
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        started = time.perf_counter()
-        with httpx.Client(timeout=120) as client:
-            while True:
-                if server.poll() is not None:
-                    raise RuntimeError(f"onemap serve exited with {server.returncode}")
-                try:
-                    if client.get(f"{base}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.05)
-        yield {"base": base, "pid": server.pid, "startup_s": time.perf_counter() - started}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -543,33 +500,11 @@ def table(result: dict[str, Any]) -> str:
 # -- the benchmark ---------------------------------------------------------------------------------------------------
 
 
-def dataset(args: argparse.Namespace, folder: Path) -> tuple[Path, dict[str, Any]]:
-    """The banner GeoPackage: the one given with --data, or a new one in `folder`."""
-    if args.data is not None:
-        store = GeoPackageStore(args.data)
-        counts = {layer.id: store.count(layer) for layer in LAYERS.values()}
-        return args.data, {"path": str(args.data), "built": False, "counts": counts, "title": store.info().title}
-    print(f"building the banner dataset ({args.towns} towns) ...", file=sys.stderr)
-    path = folder / "banner.gpkg"
-    summary = build_banner(path, args.towns, args.seed, log=lambda line: print(f"  {line}", file=sys.stderr))
-    return path, {
-        "path": "(temporary)",
-        "built": True,
-        "title": GeoPackageStore(path).info().title,
-        "counts": summary.counts,
-        "build_s": summary.seconds,
-        "towns": summary.towns,
-        "hamlet_houses": summary.hamlet_houses,
-        "hamlets": summary.hamlets,
-        "file_bytes": path.stat().st_size,
-    }
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Build or open the data, then measure both pages; returns everything as a dict."""
     with tempfile.TemporaryDirectory(prefix="bench_map_") as tmp:
         folder = Path(tmp)
-        data, data_info = dataset(args, folder)
+        data, data_info = banner_dataset(args.data, args.towns, args.seed, folder)
         with onemap_server(data) as server, sync_playwright() as pw:
             browser = launch(pw)
             browser_version = browser.version

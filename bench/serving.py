@@ -1,0 +1,59 @@
+"""Serving a GeoPackage for an HTTP benchmark: `onemap serve` on a free loopback port, and its peak memory."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """The process's peak resident memory so far (VmHWM), MiB; None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+@contextmanager
+def onemap_server(data: Path) -> Iterator[dict[str, Any]]:
+    """`onemap serve` over `data` on a free loopback port, until /healthz answers; yields its base URL, pid and
+    start-up time, and stops it afterwards."""
+    port = free_port()
+    env = {**os.environ, "ONEMAP_DATA": str(data)}
+    cmd = [sys.executable, "-m", "onemap", "serve", "--port", str(port)]
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        started = time.perf_counter()
+        with httpx.Client(base_url=base, timeout=120) as client:
+            while True:
+                if server.poll() is not None:
+                    raise RuntimeError(f"onemap serve exited with {server.returncode}")
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+        yield {"base": base, "pid": server.pid, "startup_s": time.perf_counter() - started}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
