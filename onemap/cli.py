@@ -14,6 +14,7 @@ import typer
 
 from onemap.analyse import analyse_app
 from onemap.common import DataOption, console, data_file, data_path, err, working_copy
+from onemap.database import db_app, migrate
 from onemap.settings import DEMO_GPKG
 
 if TYPE_CHECKING:
@@ -269,3 +270,5 @@ def user_passwd(
 
 
 app.add_typer(analyse_app, name="analyse")
+app.add_typer(db_app, name="db")
+app.command("migrate")(migrate)

@@ -1,11 +1,15 @@
-"""Storage behind one small interface: the embedded GeoPackage now, other backends later."""
+"""Storage behind one small interface: the embedded GeoPackage file, or PostgreSQL + PostGIS for more than a town."""
 
 from store.base import DatasetInfo, Store, StoreError
 from store.geopackage import GeoPackageStore
 
 
 def open_store(location: str) -> Store:
-    """The store at `location`: a path to a GeoPackage file."""
+    """The store at `location`: a `postgresql://…[?schema=name]` URL, else a path to a GeoPackage file."""
+    if location.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        from store.postgis import PostGISStore  # the driver is loaded only when a database is used
+
+        return PostGISStore(location)
     return GeoPackageStore(location)
 
 

@@ -1,0 +1,1 @@
+"""Schema migrations for the PostgreSQL backend (Alembic): `onemap db init|upgrade` runs them."""
