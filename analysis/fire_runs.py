@@ -51,8 +51,10 @@ def fire(
     lane_rules: LaneRules = LANE_RULES,
     params: ResponseParams | None = None,
     separation: SeparationRules = DEFAULT_RULES,
+    pairs: pd.DataFrame | None = None,
 ) -> FireRun:
-    """Run the fire analyses and replace the response_bands, cut_off and fire_clusters layers."""
+    """Run the fire analyses and replace the response_bands, cut_off and fire_clusters layers; `pairs`: the
+    too-close pairs when found elsewhere (on a Dask cluster, `analysis.partitioned`)."""
     once = _ReadOnce(layers)  # three analyses share most inputs: each layer is read from the store once
     read = {name: once.read(LAYERS[name]) for name in (
         "roads", "fire_lanes", "obstructions", "emergency_resources", "buildings", "old_settlements", "risk_sources",
@@ -64,7 +66,7 @@ def fire(
         old_settlements=read["old_settlements"], risk_sources=read["risk_sources"], villages=read["villages"],
         lanes=lanes, params=params,
     )  # fmt: skip
-    found = settlement_findings(once, as_of, separation)
+    found = settlement_findings(once, as_of, separation, pairs=pairs)
     stamp = json.dumps({"as_of": as_of.isoformat(), **response.report["params"]}, ensure_ascii=False, default=str)
     frames = {
         "response_bands": _bands(response, stamp),
@@ -102,11 +104,13 @@ def lane_findings(layers: Layers, rules: LaneRules = LANE_RULES) -> tuple[FireLa
     return found, pd.DataFrame(found.lane_frame(lanes).drop(columns="geometry"))
 
 
-def settlement_findings(layers: Layers, as_of: date, rules: SeparationRules = DEFAULT_RULES) -> SeparationResult:
+def settlement_findings(
+    layers: Layers, as_of: date, rules: SeparationRules = DEFAULT_RULES, *, pairs: pd.DataFrame | None = None
+) -> SeparationResult:
     """Fire separation, clusters, old settlements ranked and their 一区一策 drafts: no travel times needed."""
     return analyse(layers.read(LAYERS["buildings"]), old_settlements=layers.read(LAYERS["old_settlements"]),
                    villages=layers.read(LAYERS["villages"]), fire_lanes=layers.read(LAYERS["fire_lanes"]),
-                   as_of=as_of, rules=rules)  # fmt: skip
+                   as_of=as_of, rules=rules, pairs=pairs)  # fmt: skip
 
 
 def _bands(response: FireResponse, stamp: str) -> gpd.GeoDataFrame:

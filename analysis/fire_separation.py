@@ -533,6 +533,20 @@ def _main_village(cid: np.ndarray, village: np.ndarray, k: int) -> np.ndarray:
     return first.map(lambda v: None if v == "" else v).to_numpy(object)
 
 
+def _pairs_of(b: _Buildings, pairs: pd.DataFrame) -> _Pairs:
+    """too_close_pairs' frame as positions in `b`, in the same (i, j) order `_too_close` gives."""
+    position = pd.Series(np.arange(len(b.fids)), index=b.fids)
+    i = position.reindex(pairs["fid_a"]).to_numpy()
+    j = position.reindex(pairs["fid_b"]).to_numpy()
+    if np.isnan(i.astype(float)).any() or np.isnan(j.astype(float)).any():
+        raise ValueError("pairs name buildings that are not in the buildings frame")
+    i, j = i.astype(np.intp), j.astype(np.intp)
+    i, j = np.minimum(i, j), np.maximum(i, j)
+    order = np.lexsort((j, i))
+    distance, required = pairs["distance_m"].to_numpy(float), pairs["required_m"].to_numpy(float)
+    return _Pairs(i[order], j[order], distance[order], required[order])
+
+
 def find_clusters(
     buildings: pd.DataFrame, pairs: pd.DataFrame, rules: SeparationRules = DEFAULT_RULES
 ) -> tuple[pd.Series, gpd.GeoDataFrame]:
@@ -545,14 +559,7 @@ def find_clusters(
     members' hull buffered by `hull_buffer_m` in the buildings' CRS.
     """
     b = _prepare(buildings, rules)
-    position = pd.Series(np.arange(len(b.fids)), index=b.fids)
-    i = position.reindex(pairs["fid_a"]).to_numpy()
-    j = position.reindex(pairs["fid_b"]).to_numpy()
-    if np.isnan(i.astype(float)).any() or np.isnan(j.astype(float)).any():
-        raise ValueError("pairs name buildings that are not in the buildings frame")
-    p = _Pairs(
-        i.astype(np.intp), j.astype(np.intp), pairs["distance_m"].to_numpy(float), pairs["required_m"].to_numpy()
-    )
+    p = _pairs_of(b, pairs)
     cluster = _labels(len(b.fids), p, b.fids)
     return pd.Series(cluster, index=buildings.index, name="cluster_id"), _cluster_table(b, p, cluster, rules)
 
@@ -661,13 +668,20 @@ def _pairs_touching(area: np.ndarray, member: np.ndarray, p: _Pairs, n_areas: in
 
 
 def separate(
-    buildings: pd.DataFrame, rules: SeparationRules = DEFAULT_RULES, lap: Callable[[str], None] | None = None
+    buildings: pd.DataFrame,
+    rules: SeparationRules = DEFAULT_RULES,
+    lap: Callable[[str], None] | None = None,
+    *,
+    pairs: pd.DataFrame | None = None,
 ) -> Separation:
-    """Pairs too close and their clusters from the buildings layer; `lap(step)` after each step, for timings."""
+    """Pairs too close and their clusters from the buildings layer; `lap(step)` after each step, for timings.
+
+    `pairs` are too_close_pairs' rows found elsewhere (on a cluster, partition by partition); the rest is the same.
+    """
     lap = lap or (lambda step: None)
     b = _prepare(buildings, rules)
     lap("prepare")
-    p = _too_close(b, rules)
+    p = _too_close(b, rules) if pairs is None else _pairs_of(b, pairs)
     lap("pairs")
     cluster = _labels(len(b.fids), p, b.fids)
     lap("components")

@@ -406,15 +406,17 @@ def analyse(
     fire_lanes: pd.DataFrame | None = None,
     as_of: date,
     rules: SeparationRules = DEFAULT_RULES,
+    pairs: pd.DataFrame | None = None,
 ) -> SeparationResult:
     """Separation, clusters, village and settlement summaries, the ranking and the 一区一策 drafts in one pass.
 
     Layers are fid-indexed frames as stored (lon/lat EPSG:4326, or the CRS they declare); distances are measured
     in EPSG:4549 metres. `villages` only names the village codes; `fire_lanes` (optional) lets the drafts name
     lanes that are blocked or too narrow and settlements no lane reaches. The same input gives the same output.
+    `pairs`: the too-close pairs when already found (`analysis.partitioned` on a Dask cluster).
     """
     clock = _Clock()
-    found = separate(buildings, rules, clock.lap)
+    found = separate(buildings, rules, clock.lap, pairs=pairs)
     has_settlements = old_settlements is not None and len(old_settlements) > 0
     per_building = found.building_frame(buildings.index)
     settlement_fid = pd.array([pd.NA] * len(per_building), dtype="Int64")

@@ -257,6 +257,13 @@ def plan(
 def fire(
     as_of: AsOfOption = None,
     xlsx: Annotated[Path | None, typer.Option(help="write every finding as an Excel workbook here")] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            help="find the too-close building pairs on Dask: 'local' (this machine's cores) or tcp://host:port"
+        ),
+    ] = None,
+    partitions: Annotated[int | None, typer.Option(help="spatial partitions for --dask (default 4 per worker)")] = None,
     data: DataOption = None,
 ) -> None:
     """Fire lanes, who a blockage cuts off, response coverage, fire separation and old settlements ranked."""
@@ -264,8 +271,10 @@ def fire(
     from analysis.fire_lanes import PROVISION_TITLES
 
     day = _day(as_of)
+    store = _store(data)
+    pairs = _pairs_on_dask(store, dask, partitions) if dask else None
     with console.status("消防分析 fire analysis…"):
-        run = fire_runs.fire(_store(data), day)
+        run = fire_runs.fire(store, day, pairs=pairs)
     summary = run.lanes.summary()
     console.print(
         f"消防车通道 {summary['lanes']} 条：堵塞 {summary['blocked_lane_fids']}，"
@@ -295,6 +304,29 @@ def fire(
     if xlsx:
         xlsx.write_bytes(fire_runs.workbook(run))
         console.print(f"wrote {xlsx}")
+
+
+def _pairs_on_dask(store, scheduler: str, partitions: int | None):
+    """The too-close pairs found partition by partition on a Dask cluster (a local one, or at an address)."""
+    from dask.distributed import Client
+
+    from analysis.partitioned import local_client, too_close_pairs_partitioned
+    from layers import LAYERS
+
+    buildings = store.read(LAYERS["buildings"])
+    try:
+        client = local_client() if scheduler == "local" else Client(scheduler, timeout="10s", set_as_default=False)
+    except OSError as exc:
+        raise typer.BadParameter(
+            f"cannot reach the Dask scheduler at {scheduler}: {exc}", param_hint="--dask"
+        ) from None
+    with client, console.status(f"Dask: 防火间距 fire separation on {scheduler}…"):
+        found = too_close_pairs_partitioned(buildings, client, partitions=partitions)
+    console.print(
+        f"Dask ({scheduler}): {len(buildings):,} buildings in {found.partitions} partitions, overlap "
+        f"{found.overlap_m:.0f} m, {sum(found.halo):,} halo buildings; {len(found.pairs):,} pairs too close"
+    )
+    return found.pairs
 
 
 @analyse_app.command("risk")
