@@ -16,7 +16,7 @@ from api.catalog import Catalog
 from api.errors import add_exception_handlers
 from api.openapi import openapi_30
 from api.ratelimit import SlidingWindow
-from api.routes import analysis, fire, ledger, maps, ogc, reports, risk, villages
+from api.routes import analysis, fire, ledger, maps, ogc, reports, risk, tiles, villages
 from layers import LAYERS
 from maps import assets
 from onemap.settings import Settings, get_settings
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.openapi = lambda: openapi_30(app)  # type: ignore[method-assign]
     app.include_router(ogc.router)
+    app.include_router(tiles.router)
     app.include_router(villages.router)
     app.include_router(maps.router)
     app.include_router(auth.router)

@@ -438,6 +438,13 @@ def build_banner(
     )
 
 
+def add_banner_arguments(parser: argparse.ArgumentParser) -> None:
+    """--towns, --data and --seed, as every benchmark over the banner dataset takes them."""
+    parser.add_argument("--towns", type=int, default=15, help="demo towns in the banner dataset")
+    parser.add_argument("--data", type=Path, default=None, help="use this banner GeoPackage instead of building one")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the first town")
+
+
 def banner_dataset(data: Path | None, towns: int, seed: int, folder: Path) -> tuple[Path, dict[str, Any]]:
     """For a benchmark: the banner GeoPackage given (`data`), or one built in `folder`; with what it holds."""
     if data is not None:

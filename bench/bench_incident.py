@@ -34,7 +34,7 @@ from analysis.incident_report import CONTEXT_LAYERS, DEFAULT_RADII_M, IncidentCo
 from analysis.major_hazard import assess
 from analysis.risk_grading import grade
 from api.catalog import Catalog
-from bench.banner import DEFAULT_SEED, banner_dataset
+from bench.banner import add_banner_arguments, banner_dataset
 from bench.measure import environment, write_results
 from bench.serving import onemap_server, peak_rss_mb
 from geo.crs import LOCAL_METRIC, WGS84, transform_geometries
@@ -320,10 +320,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--towns", type=int, default=15, help="demo towns in the banner dataset")
+    add_banner_arguments(parser)
     parser.add_argument("--queries", type=int, default=200, help="timed calls (after the first)")
-    parser.add_argument("--data", type=Path, default=None, help="use this banner GeoPackage instead of building one")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the first town")
     parser.add_argument("--points-seed", type=int, default=POINTS_SEED, help="seed of the incident points")
     parser.add_argument("--no-single", action="store_true", help=f"skip the run with radius_m={SINGLE_RADIUS_M:g}")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)

@@ -38,7 +38,7 @@ import pandas as pd
 from playwright.sync_api import Browser, Playwright, Route, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from bench.banner import DEFAULT_SEED, banner_dataset
+from bench.banner import add_banner_arguments, banner_dataset
 from bench.serving import onemap_server, peak_rss_mb
 from layers import LAYERS, Layer
 from maps import assets
@@ -572,11 +572,9 @@ def _stubbed(runs: list[dict[str, Any]]) -> dict[str, str]:
 def main(argv: list[str] | None = None, *, out: Callable[[str], None] = print) -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--towns", type=int, default=15, help="demo towns in the banner dataset")
+    add_banner_arguments(parser)
     parser.add_argument("--runs", type=int, default=5, help="measured runs per page")
     parser.add_argument("--warmup", type=int, default=1, help="discarded runs before them")
-    parser.add_argument("--data", type=Path, default=None, help="use this banner GeoPackage instead of building one")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the first town")
     parser.add_argument("--naive-timeout", type=float, default=NAIVE_TIMEOUT_S, help="seconds per naive run")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)

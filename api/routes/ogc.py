@@ -15,6 +15,7 @@ from api.auth import Unauthorized, Viewer
 from api.catalog import Catalog, LayerData
 from api.features import features_json, queryables, select
 from api.params import CRS84, BBoxDep, FormatDep, PageDep, SettingsDep, property_filters
+from api.vector_tiles import MEDIA_TYPE as MVT
 from layers import SYNTHETIC_NOTICE
 from ledger.roles import Forbidden, User, visible_fids
 from onemap.settings import Settings
@@ -98,6 +99,7 @@ def _collection(request: Request, data: LayerData, cat: Catalog, settings: Setti
             _link(base, "self", "application/json", layer.title),
             _link(f"{base}/items", "items", GEOJSON, f"{layer.title} features"),
             _link(f"{base}/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json"),
+            {**_link(f"{base}/tiles/{{z}}/{{x}}/{{y}}", "tiles", MVT, f"{layer.title} tiles"), "templated": True},
         ],
     }
 

@@ -1,4 +1,5 @@
-"""A real GIS client reads the service: GDAL's OGC API – Features driver against a running server."""
+"""A real GIS client reads the service: GDAL's OGC API – Features driver against a running server, and its MVT
+driver on a tile the server made."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
+import mercantile
 import pytest
+import shapely
 from outside_tools import need_tool, running_service
+from shapely.geometry import box
 
 from layers import LAYERS
 from onemap.settings import DEMO_GPKG
@@ -81,3 +85,24 @@ def test_without_a_token_gdal_reads_the_map_layers_but_not_the_ledger(server):
     assert _run("-ro", "-so", f"OAPIF:{server}", "roads").returncode == 0
     ledger = _run("-ro", "-q", f"OAPIF:{server}", "hazards")
     assert "OGRFeature(" not in ledger.stdout and ("401" in ledger.stderr or ledger.returncode != 0)
+
+
+@pytest.mark.parametrize("layer_id", ["buildings", "roads", "accidents"])
+def test_ogrinfo_reads_a_vector_tile(server, demo_copy, tmp_path, layer_id):
+    frame = GeoPackageStore(demo_copy).read(LAYERS[layer_id])
+    point = shapely.point_on_surface(frame.geometry.iloc[0])
+    tile = mercantile.tile(point.x, point.y, 14)
+    expected = int(shapely.intersects(box(*mercantile.bounds(tile)), frame.geometry.to_numpy()).sum())
+    response = httpx.get(f"{server}/collections/{layer_id}/tiles/{tile.z}/{tile.x}/{tile.y}")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    path = tmp_path / f"{layer_id}.mvt"
+    path.write_bytes(response.content)
+    where = ("-oo", f"Z={tile.z}", "-oo", f"X={tile.x}", "-oo", f"Y={tile.y}")
+    summary = _ok("-ro", "-al", "-so", *where, str(path))
+    assert f"Layer name: {layer_id}" in summary and f"Feature Count: {expected}" in summary
+    # GDAL places the tile in web-Mercator metres: the features lie within it and its buffer (64 of 4096 units).
+    found = re.search(r"Extent: \(([-\d.]+), ([-\d.]+)\) - \(([-\d.]+), ([-\d.]+)\)", summary)
+    min_x, min_y, max_x, max_y = (float(v) for v in found.groups())
+    left, bottom, right, top = mercantile.xy_bounds(tile)
+    pad = (right - left) * 64 / 4096 + 1e-6
+    assert left - pad <= min_x <= max_x <= right + pad and bottom - pad <= min_y <= max_y <= top + pad

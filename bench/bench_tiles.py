@@ -1,0 +1,175 @@
+"""Benchmark vector tiles (/collections/{id}/tiles/{z}/{x}/{y}) over HTTP on the demo town and at banner scale.
+
+For each dataset, starts `onemap serve` on a loopback port and asks, one request at a time, for tiles of a polygon,
+a line and a point layer at zooms 12, 14 and 16: first one tile per layer on its own (it makes the layer's
+web-Mercator copy), then --tiles tiles per zoom under features drawn with a fixed seed (where a map user looks).
+Reports tiles per second, median and p95 latency, and the tiles' median size and feature count.
+`python -m bench.bench_tiles --help` lists the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import fastapi
+import httpx2 as httpx
+import mapbox_vector_tile
+import mercantile
+import numpy as np
+import shapely
+
+from bench.banner import add_banner_arguments, banner_dataset
+from bench.measure import environment, write_results
+from bench.serving import onemap_server, peak_rss_mb
+from layers import LAYERS
+from onemap.settings import DEMO_GPKG
+from store.geopackage import GeoPackageStore
+
+DEFAULT_OUT = Path(__file__).parent / "results" / "tiles.json"
+LAYER_IDS = ("buildings", "roads", "accidents")
+ZOOMS = (12, 14, 16)
+TILES_SEED = 11
+
+
+def tiles_under_features(path: Path, layer_id: str, zoom: int, n: int, seed: int) -> list[mercantile.Tile]:
+    """`n` tiles (repeats allowed) under features of the layer drawn with `seed`: dense places come up more often."""
+    frame = GeoPackageStore(path).read(LAYERS[layer_id])
+    rng = np.random.default_rng(seed)
+    points = shapely.point_on_surface(frame.geometry.to_numpy()[rng.integers(0, len(frame), n)])
+    return [mercantile.tile(p.x, p.y, zoom) for p in points]
+
+
+def fetch(client: httpx.Client, layer_id: str, tile: mercantile.Tile) -> dict[str, Any]:
+    """One tile, timed from the request to the last byte; anything but 200 or 204 stops the run."""
+    t0 = time.perf_counter()
+    response = client.get(f"/collections/{layer_id}/tiles/{tile.z}/{tile.x}/{tile.y}")
+    elapsed = time.perf_counter() - t0
+    if response.status_code not in (200, 204):
+        raise RuntimeError(f"tile {layer_id} {tile} answered {response.status_code}: {response.text[:500]}")
+    return {"ms": elapsed * 1000, "bytes": len(response.content), "body": response.content}
+
+
+def stats(calls: list[dict[str, Any]], layer_id: str) -> dict[str, Any]:
+    """Tiles per second (one client, one request at a time), median and p95 (nearest rank), size and features."""
+    ms = sorted(c["ms"] for c in calls)
+    features = [
+        len(mapbox_vector_tile.decode(c["body"]).get(layer_id, {}).get("features", [])) if c["body"] else 0
+        for c in calls
+    ]
+    return {
+        "n": len(ms),
+        "tiles_per_s": 1000 * len(ms) / sum(ms),
+        "median_ms": statistics.median(ms),
+        "p95_ms": ms[max(math.ceil(0.95 * len(ms)) - 1, 0)],
+        "max_ms": ms[-1],
+        "median_bytes": statistics.median(c["bytes"] for c in calls),
+        "median_features": statistics.median(features),
+        "max_features": max(features),
+    }
+
+
+def measure(path: Path, n: int, seed: int) -> dict[str, Any]:
+    """Serve `path` and time its tiles: the first per layer on its own, then `n` per layer and zoom."""
+    plan = {(lid, z): tiles_under_features(path, lid, z, n + 1, seed) for lid in LAYER_IDS for z in ZOOMS}
+    with onemap_server(path) as server, httpx.Client(base_url=server["base"], timeout=120) as client:
+        rss_startup = peak_rss_mb(server["pid"])
+        first = {}
+        for lid in LAYER_IDS:
+            call = fetch(client, lid, plan[(lid, ZOOMS[0])][0])
+            first[lid] = call["ms"]
+            print(f"  {lid}: first tile {call['ms']:.0f} ms", file=sys.stderr)
+        runs = {}
+        for (lid, z), tiles in plan.items():
+            runs[f"{lid}/{z}"] = stats([fetch(client, lid, t) for t in tiles[1:]], lid)
+            s = runs[f"{lid}/{z}"]
+            print(f"  {lid} z{z}: median {s['median_ms']:.1f} ms, p95 {s['p95_ms']:.1f} ms", file=sys.stderr)
+        rss_end = peak_rss_mb(server["pid"])
+    counts = {lid: GeoPackageStore(path).count(LAYERS[lid]) for lid in LAYER_IDS}
+    return {
+        "startup_s": server["startup_s"],
+        "first_tile_ms": first,
+        "server_peak_rss_mb": {"after_startup": rss_startup, "at_end": rss_end},
+        "counts": counts,
+        "runs": runs,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    """The Markdown table: one row per dataset, layer and zoom."""
+    rows = [
+        "| dataset | layer | zoom | tiles/s | median ms | p95 ms | median KiB | median features (max) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    notes = [""]
+    for name, served in result["datasets"].items():
+        for key, s in served["runs"].items():
+            lid, z = key.split("/")
+            rows.append(
+                f"| {name} | {lid} ({served['counts'][lid]:,}) | {z} | {s['tiles_per_s']:.0f} | {s['median_ms']:.1f} "
+                f"| {s['p95_ms']:.1f} | {s['median_bytes'] / 1024:.1f} | {s['median_features']:.0f} "
+                f"({s['max_features']}) |"
+            )
+        first = ", ".join(f"{lid} {ms:.0f} ms" for lid, ms in served["first_tile_ms"].items())
+        rss = served["server_peak_rss_mb"]
+        notes.append(
+            f"{name}: start-up {served['startup_s']:.1f} s; first tile per layer (makes its web-Mercator copy) "
+            f"{first}; server peak RSS {rss['after_startup']:.0f} MB after start-up, {rss['at_end']:.0f} MB at the end."
+        )
+    return "\n".join(rows + notes)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Copy the demo, build or open the banner data, and measure both; returns everything as a dict."""
+    datasets = {}
+    with tempfile.TemporaryDirectory(prefix="bench_tiles_") as tmp:
+        demo = Path(tmp) / "demo.gpkg"
+        shutil.copy(DEMO_GPKG, demo)
+        print("demo town ...", file=sys.stderr)
+        datasets["demo"] = measure(demo, args.tiles, args.tiles_seed)
+        data, data_info = banner_dataset(args.data, args.towns, args.seed, Path(tmp))
+        print("banner ...", file=sys.stderr)
+        datasets["banner"] = measure(data, args.tiles, args.tiles_seed)
+    return {
+        "config": {
+            "towns": None if args.data else args.towns,
+            "tiles": args.tiles,
+            "seed": args.seed,
+            "tiles_seed": args.tiles_seed,
+            "layers": LAYER_IDS,
+            "zooms": ZOOMS,
+            "data": str(args.data) if args.data else None,
+        },
+        "versions": {
+            **environment(np, shapely, mercantile, fastapi, cpus=os.cpu_count()),
+            "mapbox_vector_tile": metadata.version("mapbox-vector-tile"),
+        },
+        "banner": data_info,
+        "datasets": datasets,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_banner_arguments(parser)
+    parser.add_argument("--tiles", type=int, default=100, help="timed tiles per layer and zoom")
+    parser.add_argument("--tiles-seed", type=int, default=TILES_SEED, help="seed of the features the tiles are under")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    result = run(args)
+    print(table(result))
+    write_results(args.out, result)
+
+
+if __name__ == "__main__":
+    main()
