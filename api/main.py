@@ -27,20 +27,21 @@ from store.users import UserStore
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The onemap service over the GeoPackage named in the settings."""
+    """The onemap service over the GeoPackage, or the PostgreSQL database, named in the settings."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not settings.data.exists():
+        if settings.database_url is None and not settings.data.exists():
             raise RuntimeError(f"data file {settings.data} does not exist: run `onemap demo` or set ONEMAP_DATA")
-        store = open_store(str(settings.data))
-        # Tables first, while nothing else has the file open: from here on every write goes through sqlite3.
+        store = open_store(settings.location)
+        # Tables first, while nothing else has the file open: from here on every write goes through sqlite3 (or,
+        # for a database, through the stores' own connections).
         store.ensure_tables(LAYERS.values())
         app.state.catalog = Catalog.load(store)
-        app.state.ledger = LedgerStore(settings.data)
-        app.state.users = UserStore(settings.data)
-        app.state.reports = ReportStore(settings.data, app.state.ledger)
+        app.state.ledger = LedgerStore(settings.location)
+        app.state.users = UserStore(settings.location)
+        app.state.reports = ReportStore(settings.location, app.state.ledger)
         app.state.report_limit = SlidingWindow(settings.report_limit, 600)
         # The catalog lives as long as the process; freezing it spares the collector from re-walking a million
         # geometries on every full collection, which otherwise shows up as latency spikes on large layers.

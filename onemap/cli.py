@@ -32,9 +32,12 @@ def serve(
     """Serve the OGC API – Features and the domain endpoints over HTTP."""
     import uvicorn
 
-    path = data_file(data)
-    os.environ["ONEMAP_DATA"] = str(path)
-    console.print(f"onemap serving [bold]{path}[/bold] at http://{host}:{port}/  (API docs: /api.html)")
+    database = os.environ.get("ONEMAP_DATABASE_URL")
+    path = data_file(data) if not database else None
+    if path is not None:
+        os.environ["ONEMAP_DATA"] = str(path)
+    where = path or database.split("@")[-1]  # no password on the console
+    console.print(f"onemap serving [bold]{where}[/bold] at http://{host}:{port}/  (API docs: /api.html)")
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, log_level="info")
 
 

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ONEMAP_", env_file=".env", extra="ignore")
 
     data: Path = Field(DEMO_GPKG, description="GeoPackage file holding the layers")
+    database_url: str | None = Field(
+        None,
+        description="postgresql://user@host:port/database[?schema=name]: serve from PostgreSQL + PostGIS instead of "
+        "the GeoPackage (set it up with `onemap db init` and `onemap migrate`)",
+    )
     region_bbox: Annotated[tuple[float, float, float, float], NoDecode] = Field(
         NAIMAN_REGION, description="min_lon,min_lat,max_lon,max_lat of the service area; data outside is refused"
     )
@@ -36,6 +41,18 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(8 * 2**20, ge=2**16, le=2**30, description="largest photo accepted (bytes)")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+
+    @property
+    def location(self) -> str:
+        """Where the service's data lives: the database when one is set, else the GeoPackage file."""
+        return self.database_url or str(self.data)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"database_url must be a postgresql:// URL, got {value!r}")
+        return value or None
 
     @field_validator("region_bbox", mode="before")
     @classmethod

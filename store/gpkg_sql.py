@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-import threading
 from pathlib import Path
 
 import shapely
 from shapely.geometry.base import BaseGeometry
-
-from store.base import StoreError
 
 #: Bytes of the envelope after the 8-byte header, by the envelope code in the flags (GeoPackage 1.3, §2.1.3).
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
@@ -84,29 +81,3 @@ def backup(source: str | Path, target: str | Path) -> Path:
         src.close()
     partial.replace(target)
     return target
-
-
-class Tables:
-    """Tables of onemap's own beside the layers of one GeoPackage: one connection shared by the service's worker
-    threads (hence the lock), the schema created when missing, and columns added to files made by older versions."""
-
-    SCHEMA = ""
-    #: table → {column: SQL type} added to existing files that lack them.
-    ADDED_COLUMNS: dict[str, dict[str, str]] = {}
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if not self.path.exists():
-            raise StoreError(f"{self.path} does not exist")
-        self._db = connect(self.path)
-        self._db.executescript(self.SCHEMA)
-        for table, columns in self.ADDED_COLUMNS.items():
-            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-            for name, kind in columns.items():
-                if name not in present:
-                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-        self._lock = threading.RLock()
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._db.close()

@@ -22,7 +22,7 @@ from layers.vocab import HazardStatus, SupervisionLevel
 from ledger.photos import KINDS, Photo
 from ledger.workflow import Action, Event, apply, registration
 from store.base import StoreError
-from store.gpkg_sql import Tables, point_blob
+from store.sql import Tables
 
 TABLE = "hazards"
 EVENTS = "hazard_events"
@@ -82,6 +82,11 @@ def _sql_value(value: Any) -> Any:
     return value
 
 
+def _column_value(db: Any, value: Any) -> Any:
+    """A value for a column of the hazards table: as for the history, but a flag as the backend stores flags."""
+    return db.flag(value) if isinstance(value, bool) else _sql_value(value)
+
+
 class LedgerStore(Tables):
     """Transactional reads and writes of the hazards table and its history in one GeoPackage."""
 
@@ -92,13 +97,13 @@ class LedgerStore(Tables):
     def _write(self) -> Iterator[Any]:
         """One write transaction, taken before anything is read so no other writer can slip in between."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._db.begin_write()
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.rollback()
                 raise
-            self._db.execute("COMMIT")
+            self._db.commit()
 
     def _read(self, db: Any, fid: int) -> tuple[HazardProperties, int]:
         names = ", ".join(f'"{c}"' for c in self._columns)
@@ -138,7 +143,7 @@ class LedgerStore(Tables):
             new, event = apply(current, action, request, actor=actor, at=at, signed_off_by=signed_off_by)
             if event.changes:
                 assignments = ", ".join(f'"{name}" = ?' for name in event.changes)
-                values = [_sql_value(getattr(new, name)) for name in event.changes]
+                values = [_column_value(db, getattr(new, name)) for name in event.changes]
                 db.execute(f'UPDATE "{TABLE}" SET {assignments} WHERE fid = ?', (*values, fid))
             self._insert_event(db, fid, now + 1, event)
         return new, now + 1, event
@@ -166,11 +171,12 @@ class LedgerStore(Tables):
         names = ", ".join(f'"{c}"' for c in self._columns)
         marks = ", ".join("?" for _ in self._columns)
         with self._write() as db:
-            cursor = db.execute(
-                f'INSERT INTO "{TABLE}" (geom, {names}) VALUES (?, {marks})',
-                (point_blob(lon, lat), *(_sql_value(values[c]) for c in self._columns)),
+            point, where = db.point(lon, lat)
+            fid = db.insert(
+                f'INSERT INTO "{TABLE}" (geom, {names}) VALUES ({point}, {marks})',
+                (*where, *(_column_value(db, values[c]) for c in self._columns)),
+                "fid",
             )
-            fid = int(cursor.lastrowid)
             self._insert_event(db, fid, 1, event)
             if within is not None:
                 within(db, fid)
@@ -192,13 +198,13 @@ class LedgerStore(Tables):
         at = at or datetime.now().astimezone().replace(microsecond=0)
         with self._write() as db:
             current, now = self._read(db, fid)
-            cursor = db.execute(
+            photo_id = db.insert(
                 "INSERT INTO hazard_photos (hazard_fid, kind, media_type, width, height, size, sha256, uploaded_by,"
                 " uploaded_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (fid, kind, photo.media_type, photo.width, photo.height, len(data), hashlib.sha256(data).hexdigest(),
                  actor, at.isoformat(), data),
+                "id",
             )  # fmt: skip
-            photo_id = int(cursor.lastrowid)
             note = f"{KINDS[kind]}照片 #{photo_id}（{photo.width}×{photo.height}）"
             event = Event(Action.ATTACH, actor, at, current.status, current.status, {}, note)
             self._insert_event(db, fid, now + 1, event)
@@ -253,4 +259,4 @@ class LedgerStore(Tables):
     def integrity(self) -> str:
         """SQLite's own integrity check of the whole file ("ok" when sound)."""
         with self._lock:
-            return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+            return self._db.integrity()

@@ -16,8 +16,8 @@ from typing import Any
 from layers.ledger import HazardProperties
 from ledger.photos import Photo, check_photo
 from store.base import StoreError
-from store.gpkg_sql import Tables
 from store.ledger import LedgerStore
+from store.sql import Tables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS onemap_reports (
@@ -114,16 +114,17 @@ class ReportStore(Tables):
             for _ in range(10):
                 code = "JB" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
                 try:
-                    cursor = self._db.execute(
+                    report_id = self._db.insert(
                         "INSERT INTO onemap_reports (code, lon, lat, village_code, description, reporter, phone,"
                         " submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         (code, lon, lat, village_code, description, reporter, phone, now),
+                        "id",
                     )
                 except Exception as exc:  # a clash of random codes: draw again
-                    if "UNIQUE" not in str(exc):
+                    if not self._db.is_duplicate(exc):
                         raise
                     continue
-                return self.get(int(cursor.lastrowid))
+                return self.get(report_id)
         raise StoreError("could not draw a free tracking code")
 
     def get(self, report_id: int) -> Report:

@@ -15,7 +15,7 @@ from pwdlib import PasswordHash
 from layers.vocab import SupervisionLevel
 from ledger.roles import Role, User
 from store.base import StoreError
-from store.gpkg_sql import Tables
+from store.sql import Tables
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS onemap_users (
@@ -100,7 +100,7 @@ class UserStore(Tables):
                     ),  # fmt: skip
                 )
         except Exception as exc:
-            if "UNIQUE" in str(exc):
+            if self._db.is_duplicate(exc):
                 raise UserError(f"用户名 {username!r} 已存在 (username taken)") from None
             raise
         return User(username, role, village_code, unit, display_name, level)
@@ -159,6 +159,8 @@ class UserStore(Tables):
         if self._key is None:
             with self._lock:
                 key = secrets.token_urlsafe(48)
-                self._db.execute("INSERT OR IGNORE INTO onemap_keys (name, value) VALUES ('token', ?)", (key,))
+                self._db.execute(
+                    "INSERT INTO onemap_keys (name, value) VALUES ('token', ?) ON CONFLICT DO NOTHING", (key,)
+                )
                 self._key = str(self._db.execute("SELECT value FROM onemap_keys WHERE name = 'token'").fetchone()[0])
         return self._key

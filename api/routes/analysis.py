@@ -59,7 +59,7 @@ class Served:
 
     def __init__(self, cat: Catalog, settings) -> None:
         self.cat = cat
-        self.store = open_store(str(settings.data))
+        self.store = open_store(settings.location)
 
     def read(self, layer: Layer):
         """The layer as the service holds it."""

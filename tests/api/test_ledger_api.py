@@ -11,10 +11,11 @@ import jwt
 import openpyxl
 import pytest
 import shapely.geometry
+from backends import BACKENDS, settings_for, town_on
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from onemap.settings import DEMO_GPKG, Settings
+from onemap.settings import DEMO_GPKG
 from store.users import UserStore
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -23,8 +24,9 @@ OTHER = "150525107202"
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
+@pytest.fixture(scope="module", params=BACKENDS)
+def data(request, tmp_path_factory) -> Iterator[str]:
+    """The demo town with its accounts, in a GeoPackage or in PostgreSQL: every test here runs on both."""
     path = tmp_path_factory.mktemp("ledger") / "town.gpkg"
     shutil.copy(DEMO_GPKG, path)
     users = UserStore(path)
@@ -34,12 +36,13 @@ def data(tmp_path_factory):
     users.add("station", PASSWORD, "unit", unit="中石油义隆永加油站")
     users.add("emergency", PASSWORD, "emergency")
     users.close()
-    return path
+    with town_on(request.param, path) as location:
+        yield location
 
 
 @pytest.fixture(scope="module")
 def client(data) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(_env_file=None, data=data))) as test_client:
+    with TestClient(create_app(settings_for(data))) as test_client:
         yield test_client
 
 

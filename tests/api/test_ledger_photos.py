@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from backends import BACKENDS, settings_for, town_on
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from api.main import create_app
-from onemap.settings import DEMO_GPKG, Settings
+from onemap.settings import DEMO_GPKG
 from store.users import UserStore
 
 SEAT, OTHER = "150525107201", "150525107202"
@@ -21,8 +22,8 @@ PASSWORD = "correct horse battery"
 LIMIT = 200_000
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory) -> Iterator[TestClient]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def client(request, tmp_path_factory) -> Iterator[TestClient]:
     path = tmp_path_factory.mktemp("photos") / "town.gpkg"
     shutil.copy(DEMO_GPKG, path)
     users = UserStore(path)
@@ -30,7 +31,10 @@ def client(tmp_path_factory) -> Iterator[TestClient]:
     users.add("other", PASSWORD, "village", village_code=OTHER)
     users.add("emergency", PASSWORD, "emergency")
     users.close()
-    with TestClient(create_app(Settings(_env_file=None, data=path, max_photo_bytes=LIMIT))) as test_client:
+    with (
+        town_on(request.param, path) as location,
+        TestClient(create_app(settings_for(location, max_photo_bytes=LIMIT))) as test_client,
+    ):
         yield test_client
 
 

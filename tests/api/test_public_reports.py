@@ -9,20 +9,21 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import shapely.geometry
+from backends import BACKENDS, settings_for, town_on
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from api.main import create_app
 from api.ratelimit import RateLimited, SlidingWindow
-from onemap.settings import DEMO_GPKG, Settings
+from onemap.settings import DEMO_GPKG
 from store.users import UserStore
 
 SEAT, OTHER = "150525107201", "150525107202"
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory) -> Iterator[TestClient]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def client(request, tmp_path_factory) -> Iterator[TestClient]:
     path = tmp_path_factory.mktemp("reports") / "town.gpkg"
     shutil.copy(DEMO_GPKG, path)
     users = UserStore(path)
@@ -31,7 +32,10 @@ def client(tmp_path_factory) -> Iterator[TestClient]:
     users.add("other", PASSWORD, "village", village_code=OTHER)
     users.add("emergency", PASSWORD, "emergency")
     users.close()
-    with TestClient(create_app(Settings(_env_file=None, data=path, report_limit=50))) as test_client:
+    with (
+        town_on(request.param, path) as location,
+        TestClient(create_app(settings_for(location, report_limit=50))) as test_client,
+    ):
         yield test_client
 
 

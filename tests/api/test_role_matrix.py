@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 import shapely.geometry
+from backends import BACKENDS, settings_for, town_on
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from api.main import create_app
 from layers import LAYERS
-from onemap.settings import DEMO_GPKG, Settings
+from onemap.settings import DEMO_GPKG
 from store import GeoPackageStore
 from store.users import UserStore
 
@@ -23,8 +24,8 @@ UNIT = "中石油义隆永加油站"
 ROLES = ("anonymous", "admin", "own_village", "other_village", "unit", "emergency", "supervisor")
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory) -> Iterator[dict]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def setup(request, tmp_path_factory) -> Iterator[dict]:
     path = tmp_path_factory.mktemp("matrix") / "town.gpkg"
     shutil.copy(DEMO_GPKG, path)
     hazards = GeoPackageStore(path).read(LAYERS["hazards"])
@@ -39,7 +40,10 @@ def setup(tmp_path_factory) -> Iterator[dict]:
     users.add("emergency", PASSWORD, "emergency")
     users.add("supervisor", PASSWORD, "supervisor", level="banner")
     users.close()
-    with TestClient(create_app(Settings(_env_file=None, data=path, report_limit=1000))) as client:
+    with (
+        town_on(request.param, path) as location,
+        TestClient(create_app(settings_for(location, report_limit=1000))) as client,
+    ):
         headers = {"anonymous": {}}
         for role in ROLES[1:]:
             token = client.post("/auth/token", data={"username": role, "password": PASSWORD}).json()["access_token"]

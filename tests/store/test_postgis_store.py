@@ -7,10 +7,8 @@ Needs a PostgreSQL server with PostGIS available (Debian: postgresql-15-postgis-
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -18,6 +16,7 @@ import pandas as pd
 import psycopg
 import pytest
 import shapely
+from backends import SERVER, fresh_schema
 from shapely.geometry import Point
 from typer.testing import CliRunner
 
@@ -32,29 +31,14 @@ from store.reports import ReportStore
 from store.transfer import OWN_TABLES, migrate
 from store.users import UserStore
 
-SERVER = os.environ.get("ONEMAP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 AT = datetime(2026, 11, 2, 10, 0)
-
-
-def _server_or_skip() -> None:
-    try:
-        with psycopg.connect(SERVER, connect_timeout=3, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    except psycopg.Error as exc:
-        reason = f"PostgreSQL with PostGIS at {SERVER} is not usable ({str(exc).strip()[:200]})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}: CI must install postgresql-15-postgis-3")
-        pytest.skip(reason)
 
 
 @pytest.fixture
 def schema() -> Iterator[str]:
     """A URL to a fresh schema, dropped at the end."""
-    _server_or_skip()
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    yield f"{SERVER}?schema={name}"
-    with psycopg.connect(SERVER, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    with fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture

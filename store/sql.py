@@ -1,0 +1,196 @@
+"""One way to speak SQL to either backend, for the tables beside the layers (ledger, accounts, reports).
+
+The stores write their SQL once, with `?` placeholders; a `Database` runs it on SQLite (the GeoPackage file) or on
+PostgreSQL (the dataset's schema). Where the two differ, it says how: a write transaction that keeps other writers
+out until it ends, the id a new row was given, a point for the hazards' geometry column, a flag's value, and
+whether an error means "that key is taken".
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from store.base import StoreError
+from store.gpkg_sql import connect, point_blob
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def is_database_url(location: str | Path) -> bool:
+    """Whether a location names a PostgreSQL database rather than a file."""
+    return str(location).startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
+
+
+class SqliteDatabase:
+    """The GeoPackage file through sqlite3, in autocommit mode with explicit transactions."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path) -> None:
+        self.conn = connect(path)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement; the cursor (fetchone, fetchall, rowcount)."""
+        return self.conn.execute(sql, params)
+
+    def executescript(self, script: str) -> None:
+        """Several statements at once (schema creation)."""
+        self.conn.executescript(script)
+
+    def begin_write(self) -> None:
+        """A transaction that holds the write lock from its first statement, so reads in it stay current."""
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        """End the transaction, keeping its writes."""
+        self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        """End the transaction, dropping its writes."""
+        self.conn.execute("ROLLBACK")
+
+    def insert(self, sql: str, params: Sequence[Any], key: str) -> int:
+        """Run an INSERT and give back the new row's `key`."""
+        return int(self.conn.execute(sql, params).lastrowid)
+
+    def point(self, lon: float, lat: float) -> tuple[str, tuple]:
+        """SQL and parameters for a lon/lat point in a layer's geometry column."""
+        return "?", (point_blob(lon, lat),)
+
+    def flag(self, value: bool) -> int:
+        """A boolean column's value (GeoPackage booleans are integers)."""
+        return int(value)
+
+    def is_duplicate(self, exc: BaseException) -> bool:
+        """Whether an error means a unique key is already taken."""
+        return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+    def columns(self, table: str) -> set[str]:
+        """The table's column names (empty when there is no such table)."""
+        return {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
+
+    def integrity(self) -> str:
+        """SQLite's own check of the file: 'ok' when sound."""
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+
+class PostgresDatabase:
+    """The dataset's schema in PostgreSQL through psycopg, autocommit with explicit transactions."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        from store.postgis_sql import split_url
+
+        conninfo, self.schema = split_url(url)
+        try:
+            self.conn = psycopg.connect(conninfo, autocommit=True, options=f"-c search_path={self.schema},public")
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"cannot connect to the database: {str(exc).strip()}") from None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement (`?` placeholders become psycopg's); the cursor."""
+        return self.conn.execute(_PLACEHOLDER.sub("%s", sql), tuple(params))
+
+    def executescript(self, script: str) -> None:
+        """Schema comes from the migrations (`onemap db init|upgrade`), not from the stores."""
+
+    def begin_write(self) -> None:
+        """A transaction that keeps other ledger writers out until it ends (as SQLite's BEGIN IMMEDIATE does)."""
+        self.conn.execute("BEGIN")
+        self.conn.execute("LOCK TABLE hazard_events IN SHARE ROW EXCLUSIVE MODE")
+
+    def commit(self) -> None:
+        """End the transaction, keeping its writes."""
+        self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        """End the transaction, dropping its writes."""
+        self.conn.execute("ROLLBACK")
+
+    def insert(self, sql: str, params: Sequence[Any], key: str) -> int:
+        """Run an INSERT and give back the new row's `key`."""
+        return int(self.execute(f"{sql} RETURNING {key}", params).fetchone()[0])
+
+    def point(self, lon: float, lat: float) -> tuple[str, tuple]:
+        """SQL and parameters for a lon/lat point in a layer's geometry column."""
+        return "ST_SetSRID(ST_MakePoint(?, ?), 4326)", (float(lon), float(lat))
+
+    def flag(self, value: bool) -> bool:
+        """A boolean column's value."""
+        return bool(value)
+
+    def is_duplicate(self, exc: BaseException) -> bool:
+        """Whether an error means a unique key is already taken."""
+        import psycopg
+
+        return isinstance(exc, psycopg.errors.UniqueViolation)
+
+    def columns(self, table: str) -> set[str]:
+        """The table's column names in the dataset's schema (empty when there is no such table)."""
+        rows = self.conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            (self.schema, table),
+        )
+        return {r[0] for r in rows}
+
+    def integrity(self) -> str:
+        """PostgreSQL keeps its own consistency; 'ok' when the connection answers."""
+        return "ok" if self.conn.execute("SELECT 1").fetchone()[0] == 1 else "no answer"
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+
+def open_database(location: str | Path) -> SqliteDatabase | PostgresDatabase:
+    """The database at `location`: a postgresql:// URL, or a GeoPackage path."""
+    return PostgresDatabase(str(location)) if is_database_url(location) else SqliteDatabase(location)
+
+
+class Tables:
+    """Tables of onemap's own beside the layers: one connection shared by the service's worker threads (hence the
+    lock). In a GeoPackage the schema is created when missing and columns added to files made by older versions;
+    in PostgreSQL the migrations make them (`onemap db init|upgrade`), and a missing table is an error that says so.
+    """
+
+    SCHEMA = ""
+    #: table → {column: SQL type} added to existing files that lack them.
+    ADDED_COLUMNS: dict[str, dict[str, str]] = {}
+
+    def __init__(self, location: str | Path) -> None:
+        self.location = str(location)
+        if not is_database_url(location):
+            self.path = Path(location)
+            if not self.path.exists():
+                raise StoreError(f"{self.path} does not exist")
+        self._db = open_database(location)
+        if self._db.dialect == "sqlite":
+            self._db.executescript(self.SCHEMA)
+            for table, columns in self.ADDED_COLUMNS.items():
+                present = self._db.columns(table)
+                for name, kind in columns.items():
+                    if name not in present:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+        else:
+            tables = re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", self.SCHEMA)
+            missing = [t for t in tables if not self._db.columns(t)]
+            if missing:
+                self._db.close()
+                raise StoreError(f"the database lacks the tables {missing}: run `onemap db upgrade` first")
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
