@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from backends import BACKENDS, settings_for, town_on
 from fastapi.testclient import TestClient
 from shapely.geometry import LineString, Point, box
 
 from api.main import create_app
 from layers import get_layer
 from layers.frames import frame_from_properties
-from onemap.settings import Settings
 from store import DatasetInfo, GeoPackageStore
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -106,9 +106,11 @@ def tiny_store(tmp_path: Path) -> GeoPackageStore:
     return build_tiny_town(tmp_path / "tiny.gpkg")
 
 
-@pytest.fixture
-def client(tiny_store: GeoPackageStore) -> Iterator[TestClient]:
-    """The service over the tiny town, with a small page size to exercise paging."""
-    settings = Settings(_env_file=None, data=tiny_store.path, default_limit=2, max_limit=3)
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
+@pytest.fixture(params=BACKENDS)
+def client(request, tiny_store: GeoPackageStore) -> Iterator[TestClient]:
+    """The service over the tiny town, with a small page size to exercise paging; from the file and from
+    PostgreSQL (tests/backends.py), so every test that uses it runs on both backends."""
+    with town_on(request.param, tiny_store.path) as location:
+        settings = settings_for(location, default_limit=2, max_limit=3)
+        with TestClient(create_app(settings)) as test_client:
+            yield test_client

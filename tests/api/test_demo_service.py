@@ -8,11 +8,12 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import shapely
+from backends import BACKENDS, settings_for, town_on
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from layers import LAYERS
-from onemap.settings import DEMO_GPKG, Settings
+from onemap.settings import DEMO_GPKG
 from store import GeoPackageStore
 from store.users import UserStore
 
@@ -29,9 +30,16 @@ def demo(tmp_path_factory) -> GeoPackageStore:
     return GeoPackageStore(path)
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def location(request, demo: GeoPackageStore) -> Iterator[str]:
+    """The demo town served from the file, or from PostgreSQL: every test here runs on both."""
+    with town_on(request.param, demo.path) as where:
+        yield where
+
+
 @pytest.fixture(scope="module")
-def client(demo: GeoPackageStore) -> Iterator[TestClient]:
-    settings = Settings(_env_file=None, data=demo.path, max_limit=MAX_LIMIT)
+def client(location: str) -> Iterator[TestClient]:
+    settings = settings_for(location, max_limit=MAX_LIMIT)
     with TestClient(create_app(settings)) as test_client:
         # Signed in as the town office (the cookie stays with the client), so the ledger is served too.
         signed_in = test_client.post(
@@ -41,8 +49,8 @@ def client(demo: GeoPackageStore) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_the_ledger_is_served_only_after_sign_in(demo):
-    with TestClient(create_app(Settings(_env_file=None, data=demo.path))) as anonymous:
+def test_the_ledger_is_served_only_after_sign_in(location):
+    with TestClient(create_app(settings_for(location))) as anonymous:
         response = anonymous.get("/collections/hazards/items")
         assert response.status_code == 401 and "登录" in response.json()["description"]
         assert anonymous.get("/collections/hazards/items/1").status_code == 401

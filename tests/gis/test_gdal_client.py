@@ -13,6 +13,7 @@ import httpx2 as httpx
 import mercantile
 import pytest
 import shapely
+from backends import BACKENDS, town_on
 from outside_tools import need_tool, running_service
 from shapely.geometry import box
 
@@ -41,11 +42,13 @@ def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-@pytest.fixture(scope="module")
-def server(demo_copy: Path) -> Iterator[str]:
-    """The service over the copy, on a free loopback port."""
-    with running_service(demo_copy) as url:
-        yield url
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request, demo_copy: Path) -> Iterator[str]:
+    """The service over the copy, or over PostgreSQL holding it, on a free loopback port."""
+    with town_on(request.param, demo_copy) as location:
+        database = {"ONEMAP_DATABASE_URL": location} if location.startswith("postgresql://") else {}
+        with running_service(demo_copy, **database) as url:
+            yield url
 
 
 @pytest.fixture(scope="module")
