@@ -5,6 +5,7 @@ Queries take and return lon/lat (EPSG:4326); distances are metres, measured in a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Literal
 
@@ -37,7 +38,9 @@ def bbox_geometry(bbox: BBox) -> BaseGeometry:
 class SpatialIndex:
     """R-tree over features keyed by integer id; inserts and deletes need no rebuild.
 
-    Empty and missing geometries are kept out of the index: no query can match them.
+    Empty and missing geometries are kept out of the index: no query can match them. Safe to share between the
+    service's worker threads: libspatialindex is not, even for reads, so every use of a tree holds the index's lock
+    (a query holds it for the R-tree walk only, a few microseconds; the exact geometry tests run outside it).
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class SpatialIndex:
         # bows away from the lon/lat segment (metres for a 20 km edge), so no degree box is a safe filter.
         self._tree = _bulk_load(ids, shapely.bounds(geoms) if len(geoms) else np.zeros((0, 4)))
         self._metric_tree = _bulk_load(ids, self._metric_bounds(geoms))
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._geoms)
@@ -75,17 +79,22 @@ class SpatialIndex:
             raise KeyError(f"feature {fid} is already indexed")
         if geom is None or geom.is_empty:
             raise InvalidGeometry(f"feature {fid} has an empty geometry; nothing to index")
-        self._geoms[fid] = geom
-        self._tree.insert(fid, geom.bounds)
-        self._metric_tree.insert(fid, tuple(self._metric_bounds([geom])[0]))
+        metric = tuple(self._metric_bounds([geom])[0])
+        with self._lock:
+            self._geoms[fid] = geom
+            self._tree.insert(fid, geom.bounds)
+            self._metric_tree.insert(fid, metric)
 
     def delete(self, fid: int) -> None:
         """Remove one feature by id."""
-        geom = self._geoms.pop(fid, None)
+        geom = self._geoms.get(fid)
         if geom is None:
             raise KeyError(f"feature {fid} is not indexed")
-        self._tree.delete(fid, geom.bounds)
-        self._metric_tree.delete(fid, tuple(self._metric_bounds([geom])[0]))
+        metric = tuple(self._metric_bounds([geom])[0])
+        with self._lock:
+            del self._geoms[fid]
+            self._tree.delete(fid, geom.bounds)
+            self._metric_tree.delete(fid, metric)
 
     # -- queries -------------------------------------------------------------------------------------------------
 
@@ -127,7 +136,8 @@ class SpatialIndex:
             return []
         origin = self._to_metric(geom)
         # The k bounding-box neighbours in metres give an upper bound on the k-th true distance ...
-        seeds = np.fromiter(self._metric_tree.nearest(origin.bounds, k), dtype=np.int64)
+        with self._lock:
+            seeds = np.fromiter(self._metric_tree.nearest(origin.bounds, k), dtype=np.int64)
         radius = float(np.sort(self._metric_distances(origin, seeds))[min(k, len(seeds)) - 1])
         # ... and everything within that bound, measured exactly, holds the answer.
         ids, distances = self._distances_within(origin, radius)
@@ -149,7 +159,8 @@ class SpatialIndex:
 
     def _candidates(self, bounds: BBox, tree: rtree.index.Index | None = None) -> np.ndarray:
         """Sorted ids whose box in `tree` (default: the lon/lat tree) intersects `bounds`."""
-        found = np.fromiter((self._tree if tree is None else tree).intersection(bounds), dtype=np.int64)
+        with self._lock:  # the generator walks the tree as it is consumed: consume it under the lock
+            found = np.fromiter((self._tree if tree is None else tree).intersection(bounds), dtype=np.int64)
         found.sort()
         return found
 

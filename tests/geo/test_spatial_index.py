@@ -502,3 +502,46 @@ def test_distance_queries_see_the_projected_segment_bowing_off_the_parallel(long
 )
 def test_query_predicate_truth_table(three_features, predicate, query, expected):
     assert index_of(three_features).query(query, predicate).tolist() == expected
+
+
+#: Eight threads querying one index at once, as the service's worker threads do; each result checked against a
+#: query made alone. Run in a child process: without the index's lock libspatialindex crashes the interpreter.
+_SHARED_INDEX_SCRIPT = """
+import sys, threading
+import numpy as np, shapely
+from shapely.geometry import Point
+from geo.index import SpatialIndex
+rng = np.random.default_rng(1)
+n = 100_000
+points = shapely.points(rng.uniform(120, 121, n), rng.uniform(42, 43, n))
+index = SpatialIndex(np.arange(n), points)
+boxes = [(x, y, x + 0.01, y + 0.01) for x, y in zip(rng.uniform(120, 121, 1500), rng.uniform(42, 43, 1500))]
+alone = [index.bbox(b).tolist() for b in boxes]
+near = [index.nearest(Point(x, y), 3) for x, y, _, _ in boxes[:300]]
+wrong = []
+def work(k):
+    for i, b in enumerate(boxes):
+        if index.bbox(b).tolist() != alone[i]:
+            wrong.append(i)
+        if i < 300 and index.nearest(Point(b[0], b[1]), 3) != near[i]:
+            wrong.append(i)
+        if k == 0 and i % 100 == 0:
+            index.insert(n + i, Point(b[0] - 5, b[1] - 5))  # writes far away, while the others read
+threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("wrong", len(wrong))
+sys.exit(1 if wrong else 0)
+"""
+
+
+def test_one_index_shared_by_many_threads_answers_each_right():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", _SHARED_INDEX_SCRIPT], cwd=root, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stdout}{done.stderr[-2000:]}"
+    assert done.stdout.strip() == "wrong 0"
