@@ -34,12 +34,9 @@ def peak_rss_mb(pid: int) -> float | None:
 
 
 @contextmanager
-def onemap_server(data: Path) -> Iterator[dict[str, Any]]:
-    """`onemap serve` over `data` on a free loopback port, until /healthz answers; yields its base URL, pid and
-    start-up time, and stops it afterwards."""
-    port = free_port()
-    env = {**os.environ, "ONEMAP_DATA": str(data)}
-    cmd = [sys.executable, "-m", "onemap", "serve", "--port", str(port)]
+def http_server(cmd: list[str], env: dict[str, str], port: int, ready: str = "/healthz") -> Iterator[dict[str, Any]]:
+    """A server process started with `cmd` on a loopback `port`, waited for until `ready` answers 200; yields its
+    base URL, pid and start-up time, and stops it afterwards."""
     server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -47,9 +44,9 @@ def onemap_server(data: Path) -> Iterator[dict[str, Any]]:
         with httpx.Client(base_url=base, timeout=120) as client:
             while True:
                 if server.poll() is not None:
-                    raise RuntimeError(f"onemap serve exited with {server.returncode}")
+                    raise RuntimeError(f"{cmd[0]} exited with {server.returncode}")
                 try:
-                    if client.get("/healthz").status_code == 200:
+                    if client.get(ready).status_code == 200:
                         break
                 except httpx.TransportError:
                     time.sleep(0.05)
@@ -57,3 +54,12 @@ def onemap_server(data: Path) -> Iterator[dict[str, Any]]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@contextmanager
+def onemap_server(data: Path) -> Iterator[dict[str, Any]]:
+    """`onemap serve` over `data` on a free loopback port, until /healthz answers."""
+    port = free_port()
+    env = {**os.environ, "ONEMAP_DATA": str(data)}
+    with http_server([sys.executable, "-m", "onemap", "serve", "--port", str(port)], env, port) as server:
+        yield server
