@@ -9,6 +9,23 @@
 
   const SEVERITY_ORDER = ["fatal", "injury", "property"];
 
+  // leaflet.heat 0.2.0 keeps a redraw scheduled after its layer leaves the map, and redraws on new data without a
+  // map: switching a heat map off while it loads then throws. A heat layer off the map does nothing until it is back.
+  if (L.HeatLayer) {
+    const heatRemove = L.HeatLayer.prototype.onRemove;
+    const heatRedraw = L.HeatLayer.prototype.redraw;
+    L.HeatLayer.include({
+      onRemove(map) {
+        if (this._frame) L.Util.cancelAnimFrame(this._frame);
+        this._frame = null;
+        heatRemove.call(this, map);
+      },
+      redraw() {
+        return this._map ? heatRedraw.call(this) : this;
+      },
+    });
+  }
+
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;

@@ -461,3 +461,26 @@ def test_emergency_view_shows_the_composite_risk_surface_with_its_legend_and_why
         assert visit.errors == []
     finally:
         visit.close()
+
+
+def test_a_heat_map_switched_off_while_it_loads_raises_nothing(browser, server):
+    """Switching a heat map on and straight off again, many times, as a quick hand in the layer control does."""
+    visit = Visit(browser, server + "/map/risk")
+    page = visit.page
+    try:
+        page.evaluate(
+            """async () => {
+              const heat = oneMap.overlays.find(o => o.spec.heat);
+              for (let i = 0; i < 30; i++) {
+                oneMap.map.addLayer(heat.group);
+                heat.content.setLatLngs([[42.85, 120.55, 1], [42.84, 120.54, 1]]);
+                oneMap.map.removeLayer(heat.group);
+                heat.content.setLatLngs([[42.85, 120.55, 1]]);
+                await new Promise(r => requestAnimationFrame(r));
+              }
+            }"""
+        )
+        page.wait_for_timeout(300)
+        assert visit.errors == []
+    finally:
+        visit.close()
