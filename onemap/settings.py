@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from store.base import is_database_url
+
 #: The GeoPackage shipped with the code: the synthetic demo town.
 DEMO_GPKG = Path(__file__).resolve().parent.parent / "data" / "demo_town.gpkg"
 
@@ -50,7 +52,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("postgresql://", "postgres://")):
+        if value and not is_database_url(value):
             raise ValueError(f"database_url must be a postgresql:// URL, got {value!r}")
         return value or None
 

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 import geopandas as gpd
 from pydantic import BaseModel
 
 from layers import Layer
+
+#: URL schemes that name a PostgreSQL database rather than a GeoPackage file.
+DATABASE_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+def is_database_url(location: str | Path) -> bool:
+    """Whether a location names a PostgreSQL database rather than a file."""
+    return str(location).startswith(DATABASE_SCHEMES)
 
 
 class StoreError(Exception):

@@ -15,15 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from store.base import StoreError
+from store.base import StoreError, is_database_url
 from store.gpkg_sql import connect, point_blob
 
 _PLACEHOLDER = re.compile(r"\?")
-
-
-def is_database_url(location: str | Path) -> bool:
-    """Whether a location names a PostgreSQL database rather than a file."""
-    return str(location).startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
 
 
 class SqliteDatabase:

@@ -23,7 +23,7 @@ import shapely
 
 from layers import LAYERS
 from store import open_store
-from store.base import Store, StoreError
+from store.base import Store, StoreError, is_database_url
 from store.geopackage import GeoPackageStore
 from store.postgis import PostGISStore
 
@@ -46,15 +46,10 @@ class Moved:
     rows: int
 
 
-def is_database(location: str) -> bool:
-    """Whether a location names a PostgreSQL database rather than a file."""
-    return location.startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
-
-
 def migrate(source: str, target: str, *, progress: Callable[[str], None] = lambda _: None) -> list[Moved]:
     """Copy everything from `source` to the empty `target` and verify it; returns what moved, in order."""
     src, dst = open_store(source), open_store(target)
-    if not is_database(source) and not Path(source).exists():
+    if not is_database_url(source) and not Path(source).exists():
         raise StoreError(f"{source} does not exist")
     _check_empty(dst)
     moved: list[Moved] = []

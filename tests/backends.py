@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from onemap.settings import Settings
+from store.base import is_database_url
 
 SERVER = os.environ.get("ONEMAP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ("gpkg", "postgis")
@@ -64,6 +65,6 @@ def town_on(backend: str, path: Path) -> Iterator[str]:
 
 def settings_for(location: str, **options) -> Settings:
     """Service settings over a location `town_on` gave."""
-    if location.startswith("postgresql://"):
+    if is_database_url(location):
         return Settings(_env_file=None, database_url=location, **options)
     return Settings(_env_file=None, data=Path(location), **options)

@@ -20,6 +20,7 @@ from shapely.geometry import box
 from layers import LAYERS
 from onemap.settings import DEMO_GPKG
 from store import GeoPackageStore
+from store.base import is_database_url
 from store.users import UserStore
 
 PASSWORD = "gis client password"
@@ -46,7 +47,7 @@ def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(request, demo_copy: Path) -> Iterator[str]:
     """The service over the copy, or over PostgreSQL holding it, on a free loopback port."""
     with town_on(request.param, demo_copy) as location:
-        database = {"ONEMAP_DATABASE_URL": location} if location.startswith("postgresql://") else {}
+        database = {"ONEMAP_DATABASE_URL": location} if is_database_url(location) else {}
         with running_service(demo_copy, **database) as url:
             yield url
 
