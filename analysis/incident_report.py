@@ -28,6 +28,7 @@ from analysis.incident import PANEL_KINDS, IncidentOffNetwork, IncidentRouter
 from analysis.major_hazard import assess
 from analysis.risk_grading import COLOURS, grade
 from geo.index import SpatialIndex
+from layers.frames import plain
 from layers.vocab import OPEN_HAZARD_STATUSES, ResourceKind, RiskLevel
 
 #: Radii (m) asked for when none are given: the GB 18218 exposure distance, then two evacuation rings [K].
@@ -256,7 +257,7 @@ def _within(layer: Served, point: Point, radius: float, fields: Sequence[str]) -
             "fid": fid,
             "name": _text(frame.loc[fid].get("name")),
             "distance_m": round(d, 1),
-            **{f: _plain(frame.loc[fid].get(f)) for f in fields},
+            **{f: plain(frame.loc[fid].get(f)) for f in fields},
             "location": _location(layer, fid),
         }
         for fid, d in layer.index.distances_within(point, radius)
@@ -277,7 +278,7 @@ def _open_hazards(layer: Served, point: Point, radius: float, visible: Iterable[
                     "description": _text(row.get("description")),
                     "level": _text(row.get("level")),
                     "status": _text(row.get("status")),
-                    "deadline": _plain(row.get("deadline")),
+                    "deadline": plain(row.get("deadline")),
                     "distance_m": round(d, 1),
                     "location": _location(layer, fid),
                 }
@@ -291,17 +292,5 @@ def _location(layer: Served, fid: int) -> list[float]:
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA else str(value)
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready: numpy scalars to Python, dates to ISO text, missing to None."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    value = plain(value)
+    return None if value is None else str(value)

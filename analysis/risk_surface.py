@@ -32,6 +32,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import Polygon
 
+from analysis.risk_grading import village_of
 from geo.crs import LOCAL_METRIC, WGS84
 from layers.vocab import OPEN_HAZARD_STATUSES
 
@@ -163,7 +164,8 @@ def risk_surface(inputs: SurfaceInputs, as_of: date, rules: SurfaceRules | None 
     centres = [h3.cell_to_latlng(c) for c in cells]
     polygons = _clipped([Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells], inputs)
     frame = gpd.GeoDataFrame(scored, geometry=polygons, crs=WGS84)
-    village_pos = _village_of(np.array([shapely.Point(lng, lat) for lat, lng in centres], dtype=object), inputs)
+    centre_points = gpd.GeoSeries([shapely.Point(lng, lat) for lat, lng in centres], crs=WGS84)
+    village_pos = village_of(centre_points, inputs.villages)
     codes = _column(inputs.villages, "code")
     frame["village_code"] = [codes[p] if p >= 0 else None for p in village_pos]
     frame["level"] = score_class(frame["score"].to_numpy(), rules)
@@ -299,22 +301,6 @@ def _polygonal(geom: Any) -> Any:
         return geom
     parts = [g for g in getattr(geom, "geoms", []) if g.geom_type in ("Polygon", "MultiPolygon")]
     return shapely.union_all(parts) if parts else shapely.Polygon()
-
-
-def _village_of(points: np.ndarray, inputs: SurfaceInputs) -> np.ndarray:
-    """Position in the villages frame of the polygon holding each point, -1 for none (the first on a boundary)."""
-    villages = inputs.villages
-    out = np.full(len(points), -1, np.int64)
-    if not len(villages) or not len(points):
-        return out
-    polys = villages.geometry if villages.crs == WGS84 else villages.geometry.to_crs(WGS84)
-    tree = shapely.STRtree(np.asarray(polys.values, dtype=object))
-    p, v = tree.query(points, predicate="intersects")
-    order = np.lexsort((v, p))
-    p, v = p[order], v[order]
-    first = np.r_[True, p[1:] != p[:-1]] if len(p) else np.zeros(0, bool)
-    out[p[first]] = v[first]
-    return out
 
 
 def _rank_villages(
