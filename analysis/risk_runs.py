@@ -28,15 +28,18 @@ INPUTS = (
 )  # fmt: skip
 
 
-def surface_inputs(frames: dict[str, gpd.GeoDataFrame]) -> SurfaceInputs:
-    """Grade the risk sources both ways and time the nearest fire engine to every building, today's blockages in."""
+def surface_inputs(frames: dict[str, gpd.GeoDataFrame], fire_times_s: pd.Series | None = None) -> SurfaceInputs:
+    """Grade the risk sources both ways and time the nearest fire engine to every building, today's blockages in
+    (`fire_times_s` when a fire run has just timed them: `FireRun.response.buildings["time_blocked_any_s"]`)."""
     sources, buildings = frames["risk_sources"], frames["buildings"]
     graded = grade(sources, frames["villages"])
     level = graded["level"].where(graded["level"].notna(), sources["level"].astype("string"))
-    response = fire_response(
-        frames["roads"], frames["fire_lanes"], frames["obstructions"], frames["emergency_resources"], buildings,
-        villages=frames["villages"],
-    )  # fmt: skip
+    if fire_times_s is None:
+        response = fire_response(
+            frames["roads"], frames["fire_lanes"], frames["obstructions"], frames["emergency_resources"], buildings,
+            villages=frames["villages"],
+        )  # fmt: skip
+        fire_times_s = response.buildings["time_blocked_any_s"]
     return SurfaceInputs(
         risk_sources=sources,
         graded_levels=level,
@@ -45,16 +48,19 @@ def surface_inputs(frames: dict[str, gpd.GeoDataFrame]) -> SurfaceInputs:
         accidents=frames["accidents"],
         accident_segments=frames["accident_segments"],
         buildings=buildings,
-        fire_times_s=response.buildings["time_blocked_any_s"],
+        fire_times_s=fire_times_s,
         villages=frames["villages"],
     )
 
 
-def surface(layers: Layers, as_of: date, rules: SurfaceRules | None = None) -> tuple[RiskSurface, gpd.GeoDataFrame]:
-    """Compute the surface as of `as_of` and replace the risk_surface layer with it."""
+def surface(
+    layers: Layers, as_of: date, rules: SurfaceRules | None = None, *, fire_times_s: pd.Series | None = None
+) -> tuple[RiskSurface, gpd.GeoDataFrame]:
+    """Compute the surface as of `as_of` and replace the risk_surface layer with it; `fire_times_s` as in
+    `surface_inputs`, so a fire run just made need not be made again."""
     rules = rules or SurfaceRules()
     frames = {name: layers.read(LAYERS[name]) for name in INPUTS}
-    result = risk_surface(surface_inputs(frames), as_of, rules)
+    result = risk_surface(surface_inputs(frames, fire_times_s), as_of, rules)
     frame = surface_frame(result)
     layers.replace(LAYERS["risk_surface"], frame)
     return result, frame

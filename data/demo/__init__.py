@@ -209,7 +209,7 @@ def _analyse(store: GeoPackageStore) -> dict[str, int]:
     density = runs.crash_density(store, ANALYSED_ON)
     plan = runs.treatment_plan(store, DEMO_BUDGET_YUAN, ANALYSED_ON)
     fire = fire_runs.fire(store, ANALYSED_ON)
-    _, risk_cells = risk_runs.surface(store, ANALYSED_ON)
+    _, risk_cells = risk_runs.surface(store, ANALYSED_ON, fire_times_s=fire.response.buildings["time_blocked_any_s"])
     return {
         "accident_segments": len(segments),
         "crash_density": len(density.frame),
