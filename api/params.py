@@ -58,6 +58,16 @@ def bbox_param(
     return parse_bbox(bbox) if bbox is not None else None
 
 
+def check_in_area(lon: float, lat: float, settings: Settings) -> None:
+    """A clicked or given point must lie in the service area; InvalidParameter (400) saying so otherwise."""
+    west, south, east, north = settings.region_bbox
+    if not (west <= lon <= east and south <= lat <= north):
+        raise InvalidParameter(
+            f"({lon:.5f}, {lat:.5f}) lies outside the service area {settings.region_bbox}: "
+            "give lon then lat, in WGS 84 degrees"
+        )
+
+
 def app_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     return request.app.state.settings

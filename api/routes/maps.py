@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.auth import Viewer
 from api.errors import InvalidParameter
-from api.params import SettingsDep, parse_bbox
+from api.params import SettingsDep, check_in_area, parse_bbox
 from api.routes.ogc import CatalogDep, LayerDep, check_visible, visible_to
 from geo.gcj02 import gcj02_to_wgs84
 from layers.frames import properties_of
@@ -231,7 +231,5 @@ def map_near(
     """The nearest emergency resources, and risk sources, old settlements and open hazards within the radius."""
     if shift == "gcj02":
         lon, lat = gcj02_to_wgs84(lon, lat)
-    west, south, east, north = settings.region_bbox
-    if not (west <= lon <= east and south <= lat <= north):
-        raise InvalidParameter(f"({lon:.5f}, {lat:.5f}) lies outside the service area {settings.region_bbox}")
+    check_in_area(lon, lat, settings)
     return near(cat, lon, lat, radius_m, hazards=_visible(cat, user))

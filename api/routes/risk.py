@@ -19,7 +19,7 @@ from analysis.risk_runs import surface
 from analysis.risk_surface import COMPONENTS, SurfaceRules, rank_from_cells
 from api.auth import CurrentUser, Viewer
 from api.errors import InvalidParameter
-from api.params import SettingsDep
+from api.params import SettingsDep, check_in_area
 from api.routes.analysis import XLSX, AsOf, Served, TownOffice, stored_parameters
 from api.routes.ogc import CatalogDep
 from api.tables import records
@@ -77,12 +77,7 @@ def get_incident(
     level, GB 18218 grade and substances; residents, buildings and old settlements within each radius; the quickest
     fire station, micro station, clinics and rescue team by road with today's blockages; the nearest shelters; and,
     for a signed-in viewer, the open hazards they may see within the largest radius."""
-    west, south, east, north = settings.region_bbox
-    if not (west <= lon <= east and south <= lat <= north):
-        raise InvalidParameter(
-            f"({lon:.5f}, {lat:.5f}) lies outside the service area {settings.region_bbox}: "
-            "give lon then lat, in WGS 84 degrees"
-        )
+    check_in_area(lon, lat, settings)
     try:
         radii = check_radii(radius_m)
     except ValueError as exc:
