@@ -10,7 +10,6 @@ was written is removed again and the error says why.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from store import open_store
 from store.base import Store, StoreError, is_database_url
 from store.geopackage import GeoPackageStore
 from store.postgis import PostGISStore
+from store.sql import open_database
 
 #: Tables beside the layers, with the column rows are ordered by (their primary key).
 OWN_TABLES = {
@@ -80,59 +80,43 @@ def migrate(source: str, target: str, *, progress: Callable[[str], None] = lambd
 
 
 @contextmanager
-def _sql(store: Store) -> Iterator[Any]:
-    """A DB-API connection to the store's database, in one transaction, placeholders converted by `_q`."""
-    if isinstance(store, PostGISStore):
-        with psycopg.connect(store.conninfo, options=f"-c search_path={store.schema},public") as conn:
-            yield conn
-    else:
-        conn = sqlite3.connect(store.location)
-        try:
-            with conn:
-                yield conn
-        finally:
-            conn.close()
-
-
-def _q(store: Store, sql: str) -> str:
-    return sql.replace("?", "%s") if isinstance(store, PostGISStore) else sql
-
-
-def _exists(store: Store, conn: Any, table: str) -> bool:
-    if isinstance(store, PostGISStore):
-        sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s"
-        return conn.execute(sql, (store.schema, table)).fetchone() is not None
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone() is not None
+def _database(store: Store) -> Iterator[Any]:
+    """The store's own tables through the shim the ledger uses (store.sql), closed at the end."""
+    db = open_database(store.location)
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 def _rows(store: Store, table: str) -> tuple[list[str], list[tuple]]:
     """Column names and every row of a table in key order (no table: no columns, no rows)."""
-    with _sql(store) as conn:
-        if not _exists(store, conn, table):
+    with _database(store) as db:
+        if not db.columns(table):
             return [], []
-        cur = conn.execute(f"SELECT * FROM {table} ORDER BY {OWN_TABLES[table]}")
+        cur = db.execute(f"SELECT * FROM {table} ORDER BY {OWN_TABLES[table]}")
         columns = [d[0] for d in cur.description]
         return columns, [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in cur.fetchall()]
 
 
 def _write_tables(store: Store, tables: dict[str, tuple[list[str], list[tuple]]]) -> None:
+    """Every row with its key, in one transaction; a database's id sequences then go on from the largest id."""
     if isinstance(store, GeoPackageStore):
         _create_gpkg_tables(store)
-    with _sql(store) as conn:
-        for table, (columns, rows) in tables.items():
-            if not rows:
-                continue
-            names = ", ".join(columns)
-            marks = ", ".join("?" * len(columns))
-            sql = _q(store, f"INSERT INTO {table} ({names}) VALUES ({marks})")
-            if isinstance(store, PostGISStore):
-                with conn.cursor() as cur:
-                    cur.executemany(sql, rows)
-                if OWN_TABLES[table] == "id":
-                    conn.execute(f"SELECT setval(pg_get_serial_sequence('{store.schema}.{table}', 'id'), "
-                                 f"(SELECT max(id) FROM {table}))")  # fmt: skip
-            else:
-                conn.executemany(sql, rows)
+    with _database(store) as db:
+        db.begin_write()
+        try:
+            for table, (columns, rows) in tables.items():
+                sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+                for row in rows:
+                    db.execute(sql, row)
+                if rows and isinstance(store, PostGISStore) and OWN_TABLES[table] == "id":
+                    db.execute(f"SELECT setval(pg_get_serial_sequence('{store.schema}.{table}', 'id'), "
+                               f"(SELECT max(id) FROM {table}))")  # fmt: skip
+        except BaseException:
+            db.rollback()
+            raise
+        db.commit()
 
 
 def _create_gpkg_tables(store: GeoPackageStore) -> None:
@@ -200,10 +184,10 @@ def _undo(store: Store) -> None:
         store.path.unlink(missing_ok=True)
         return
     try:
-        with _sql(store) as conn:
+        with _database(store) as db:
             names = [layer.id for layer in LAYERS.values()] + list(OWN_TABLES) + ["onemap_info"]
-            present = [n for n in names if _exists(store, conn, n)]
+            present = [n for n in names if db.columns(n)]
             if present:
-                conn.execute("TRUNCATE " + ", ".join(f'"{n}"' for n in present))
-    except psycopg.Error:
+                db.execute("TRUNCATE " + ", ".join(f'"{n}"' for n in present))
+    except (psycopg.Error, StoreError):
         pass  # the original error is the one worth reporting
