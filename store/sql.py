@@ -26,8 +26,9 @@ class SqliteDatabase:
 
     dialect = "sqlite"
 
-    def __init__(self, path: str | Path) -> None:
-        self.conn = connect(path)
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        # Read-only opens the file as it is: connect() would switch it to WAL, a write to someone else's file.
+        self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True) if read_only else connect(path)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run one statement; the cursor (fetchone, fetchall, rowcount)."""
@@ -149,9 +150,11 @@ class PostgresDatabase:
         self.conn.close()
 
 
-def open_database(location: str | Path) -> SqliteDatabase | PostgresDatabase:
-    """The database at `location`: a postgresql:// URL, or a GeoPackage path."""
-    return PostgresDatabase(str(location)) if is_database_url(location) else SqliteDatabase(location)
+def open_database(location: str | Path, *, read_only: bool = False) -> SqliteDatabase | PostgresDatabase:
+    """The database at `location`: a postgresql:// URL, or a GeoPackage path (left untouched when `read_only`)."""
+    if is_database_url(location):
+        return PostgresDatabase(str(location))
+    return SqliteDatabase(location, read_only=read_only)
 
 
 class Tables:

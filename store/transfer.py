@@ -80,9 +80,9 @@ def migrate(source: str, target: str, *, progress: Callable[[str], None] = lambd
 
 
 @contextmanager
-def _database(store: Store) -> Iterator[Any]:
+def _database(store: Store, *, read_only: bool = False) -> Iterator[Any]:
     """The store's own tables through the shim the ledger uses (store.sql), closed at the end."""
-    db = open_database(store.location)
+    db = open_database(store.location, read_only=read_only)
     try:
         yield db
     finally:
@@ -91,7 +91,7 @@ def _database(store: Store) -> Iterator[Any]:
 
 def _rows(store: Store, table: str) -> tuple[list[str], list[tuple]]:
     """Column names and every row of a table in key order (no table: no columns, no rows)."""
-    with _database(store) as db:
+    with _database(store, read_only=True) as db:  # a source is read, never changed
         if not db.columns(table):
             return [], []
         cur = db.execute(f"SELECT * FROM {table} ORDER BY {OWN_TABLES[table]}")
