@@ -18,7 +18,8 @@ from exchange.importer import import_file
 from exchange.report import ImportReport
 from layers import Layer, UnknownLayer, get_layer
 from onemap.settings import get_settings
-from store import GeoPackageStore, StoreError
+from store import StoreError, open_store
+from store.base import is_database_url
 
 OK, REJECTED, USAGE = 0, 1, 2
 
@@ -29,13 +30,14 @@ MAX_ROWS_SHOWN = 200
 def run_import(
     file: Path,
     layer_id: str,
-    data_path: Path,
+    location: str,
     *,
     crs: str | None = None,
     skip_invalid: bool = False,
     source_layer: str | None = None,
 ) -> int:
-    """Import `file` into layer `layer_id` of the GeoPackage at `data_path`; print the report; return the exit code."""
+    """Import `file` into layer `layer_id` of the data at `location` (a GeoPackage, made if missing, or a database
+    URL); print the report; return the exit code."""
     out = Console(soft_wrap=True, highlight=False)
     layer = _layer(layer_id, out)
     if layer is None:
@@ -46,8 +48,12 @@ def run_import(
             "(derived layer: it is computed, not imported)[/red]"
         )
         return USAGE
-    store = GeoPackageStore(data_path)
-    created = not data_path.exists()
+    created = not is_database_url(location) and not Path(location).exists()
+    try:
+        store = open_store(location)
+    except StoreError as exc:
+        out.print(f"[bold red]✗ 无法打开数据 (cannot open the data): {escape(str(exc))}[/bold red]")
+        return USAGE
     try:
         report = import_file(
             store,
@@ -82,7 +88,7 @@ def run_import(
         out.print("[bold red]✗ 没有可写入的行，未写入任何数据 (no valid rows: nothing was written)[/bold red]")
         return REJECTED
     if created:
-        out.print(f"新建了数据文件 (created data file) {escape(str(data_path))}")
+        out.print(f"新建了数据文件 (created data file) {escape(location)}")
     skipped = (
         f"，跳过 {len(report.problems)} 条有问题的行 (skipped {len(report.problems)} invalid)"
         if report.problems
@@ -95,8 +101,9 @@ def run_import(
     return OK
 
 
-def run_export(layer_id: str, fmt: str, out_path: Path | None, data_path: Path) -> int:
-    """Export layer `layer_id` from the GeoPackage at `data_path` to `out_path` (default LAYER.FORMAT)."""
+def run_export(layer_id: str, fmt: str, out_path: Path | None, location: str) -> int:
+    """Export layer `layer_id` from the data at `location` (GeoPackage or database URL) to `out_path` (default
+    LAYER.FORMAT)."""
     out = Console(soft_wrap=True, highlight=False)
     layer = _layer(layer_id, out)
     if layer is None:
@@ -105,12 +112,12 @@ def run_export(layer_id: str, fmt: str, out_path: Path | None, data_path: Path) 
     if fmt not in (*FORMATS, "json"):
         out.print(f"[red]不支持的导出格式 {escape(fmt)!r}，可选 (supported formats): {', '.join(FORMATS)}[/red]")
         return USAGE
-    if not data_path.exists():
-        out.print(f"[red]数据文件不存在 (no such data file): {escape(str(data_path))}[/red]")
+    if not is_database_url(location) and not Path(location).exists():
+        out.print(f"[red]数据文件不存在 (no such data file): {escape(location)}[/red]")
         return USAGE
     target = out_path or Path(f"{layer.id}.{'geojson' if fmt == 'json' else fmt}")
     try:
-        report = export_layer(GeoPackageStore(data_path), layer, target, fmt)
+        report = export_layer(open_store(location), layer, target, fmt)
     except (ExchangeError, StoreError) as exc:
         out.print(f"[bold red]✗ 导出失败 (export failed): {escape(str(exc))}[/bold red]")
         return USAGE

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from onemap.common import DataOption, console, data_file, err
+from onemap.common import DataOption, console, data_source, err
 
 analyse_app = typer.Typer(
     help="Analyses: intersections, accident-prone spots and segments, crash density, the lights-and-belts plan.",
@@ -30,10 +30,10 @@ def _day(as_of: str | None) -> date:
         raise typer.Exit(2) from None
 
 
-def _store(data: Path | None):
+def _store(data: str | None):
     from store import open_store
 
-    return open_store(str(data_file(data)))
+    return open_store(data_source(data))
 
 
 def _fail(message: str) -> typer.Exit:

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from onemap.analyse import analyse_app
-from onemap.common import DataOption, console, data_file, data_path, err, working_copy
+from onemap.common import DataOption, console, data_location, data_source, err, shown, working_copy
 from onemap.database import db_app, migrate
 from onemap.settings import DEMO_GPKG
+from store.base import is_database_url
 
 if TYPE_CHECKING:
     from store.users import UserStore
@@ -32,12 +33,13 @@ def serve(
     """Serve the OGC API – Features and the domain endpoints over HTTP."""
     import uvicorn
 
-    database = os.environ.get("ONEMAP_DATABASE_URL")
-    path = data_file(data) if not database else None
-    if path is not None:
-        os.environ["ONEMAP_DATA"] = str(path)
-    where = path or database.split("@")[-1]  # no password on the console
-    console.print(f"onemap serving [bold]{where}[/bold] at http://{host}:{port}/  (API docs: /api.html)")
+    location = data_source(data)
+    if is_database_url(location):
+        os.environ["ONEMAP_DATABASE_URL"] = location
+    else:
+        os.environ.pop("ONEMAP_DATABASE_URL", None)  # --data FILE wins over a database in the environment
+        os.environ["ONEMAP_DATA"] = location
+    console.print(f"onemap serving [bold]{shown(location)}[/bold] at http://{host}:{port}/  (API docs: /api.html)")
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, log_level="info")
 
 
@@ -66,9 +68,7 @@ def import_(
     from exchange.cli import run_import
 
     raise typer.Exit(
-        run_import(
-            file, layer, working_copy(data_path(data)), crs=crs, skip_invalid=skip_invalid, source_layer=source_layer
-        )
+        run_import(file, layer, _import_target(data), crs=crs, skip_invalid=skip_invalid, source_layer=source_layer)
     )
 
 
@@ -82,7 +82,13 @@ def export(
     """Write a layer to GeoJSON, GeoPackage, XLSX (Chinese headers) or CSV."""
     from exchange.cli import run_export
 
-    raise typer.Exit(run_export(layer, format, out, data_file(data)))
+    raise typer.Exit(run_export(layer, format, out, data_source(data)))
+
+
+def _import_target(data: str | None) -> str:
+    """Where an import writes: the database, or the file (made if missing; the demo's working copy for the demo)."""
+    location = data_location(data)
+    return location if is_database_url(location) else str(working_copy(Path(location)))
 
 
 @app.command("map")
@@ -101,9 +107,9 @@ def map_(
     if view not in VIEWS:
         err.print(f"[red]未知视图 / unknown view {view!r}[/red]: use one of {', '.join(VIEWS)}")
         raise typer.Exit(2)
-    path = data_file(data)
+    location = data_source(data)
     with console.status("读取数据 reading the data…"):
-        cat = Catalog.load(open_store(str(path)))
+        cat = Catalog.load(open_store(location))
     try:
         with console.status("生成地图 building the page…"):
             html = standalone_html(cat, view, village)
@@ -138,7 +144,7 @@ def user_add(
     password = _password(password_stdin, "密码 password")
     with _users(data) as store:
         user = store.add(username, password, role, village_code=village, unit=unit, display_name=name, level=level)
-    console.print(f"added {user.username} ({user.role.label}) to {store.path}")
+    console.print(f"added {user.username} ({user.role.label}) to {shown(store.location)}")
 
 
 @app.command()
@@ -146,12 +152,20 @@ def backup(
     out: Annotated[Path, typer.Argument(help="where to write the copy (a .gpkg file)")],
     data: DataOption = None,
 ) -> None:
-    """Copy the data file consistently, even while the service is writing to it."""
+    """Copy the data consistently into one GeoPackage, even while the service is writing to it (from a database:
+    every layer and table, checked row by row as `onemap migrate` does)."""
     from store.gpkg_sql import backup as copy
+    from store.transfer import migrate
 
-    path = data_file(data)
-    with console.status(f"备份 backing up {path}…"):
-        copy(path, out)
+    location = data_source(data)
+    with console.status(f"备份 backing up {shown(location)}…"):
+        if is_database_url(location):
+            partial = out.with_name(f".{out.name}.partial")
+            partial.unlink(missing_ok=True)
+            migrate(location, str(partial))
+            partial.replace(out)
+        else:
+            copy(location, out)
     console.print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB), integrity check ok")
 
 
@@ -170,8 +184,7 @@ def report_annual(
     from ledger.annual import build
     from store import open_store
 
-    path = data_file(data)
-    store = open_store(str(path))
+    store = open_store(data_source(data))
     town = store.info().title.removesuffix("（示例）") or "本镇"
     with console.status("生成年报 building the annual report…"):
         report = build(store, year, town)
@@ -213,11 +226,11 @@ def _password(from_stdin: bool, prompt: str) -> str:
 
 
 @contextlib.contextmanager
-def _users(data: Path | None) -> Iterator[UserStore]:
+def _users(data: str | None) -> Iterator[UserStore]:
     """The account store of the data file; a refused change (UserError) is printed and exits 2."""
     from store.users import UserError, UserStore
 
-    store = UserStore(data_file(data))
+    store = UserStore(data_source(data))
     try:
         yield store
     except UserError as exc:
@@ -253,7 +266,7 @@ def user_enable(username: str, data: DataOption = None) -> None:
     _set_active(username, True, data)
 
 
-def _set_active(username: str, active: bool, data: Path | None) -> None:
+def _set_active(username: str, active: bool, data: str | None) -> None:
     with _users(data) as store:
         store.set_active(username, active)
     console.print(f"{username}: {'启用 enabled' if active else '停用 disabled'}")

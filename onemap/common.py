@@ -1,4 +1,4 @@
-"""What every `onemap` command shares: the console, and which data file a command works on."""
+"""What every `onemap` command shares: the console, and which data (a file or a database) a command works on."""
 
 from __future__ import annotations
 
@@ -11,30 +11,46 @@ import typer
 from rich.console import Console
 
 from onemap.settings import DEMO_GPKG
+from store.base import is_database_url
 
 console = Console()
 err = Console(stderr=True)
 
 DataOption = Annotated[
-    Path | None,
-    typer.Option("--data", "-d", help="GeoPackage to use (default: $ONEMAP_DATA, else the demo town)"),
+    str | None,
+    typer.Option(
+        "--data",
+        "-d",
+        help="GeoPackage file or postgresql://…[?schema=name] URL "
+        "(default: $ONEMAP_DATABASE_URL, else $ONEMAP_DATA, else the demo town)",
+    ),
 ]
 
 
-def data_path(data: Path | None) -> Path:
-    """The file named by --data, else $ONEMAP_DATA, else the shipped demo town."""
-    if data is not None:
+def data_location(data: str | None) -> str:
+    """What --data names, else $ONEMAP_DATABASE_URL, else $ONEMAP_DATA, else the shipped demo town (a URL is
+    taken as it is; a file is not checked here)."""
+    if data:
         return data
-    return Path(os.environ.get("ONEMAP_DATA") or DEMO_GPKG)
+    return os.environ.get("ONEMAP_DATABASE_URL") or os.environ.get("ONEMAP_DATA") or str(DEMO_GPKG)
 
 
-def data_file(data: Path | None) -> Path:
-    """The file a command works on: --data, else $ONEMAP_DATA, else the demo's working copy; exit 2 when missing."""
-    path = data_path(data)
+def data_source(data: str | None) -> str:
+    """The data a command works on: a database URL, or an existing file (the demo's working copy for the shipped
+    demo town); exit 2 when the file is missing."""
+    location = data_location(data)
+    if is_database_url(location):
+        return location
+    path = Path(location)
     if not path.exists():
         err.print(f"[red]数据文件不存在 / no such data file: {path}[/red]  (run `onemap demo` to build the demo town)")
         raise typer.Exit(2)
-    return working_copy(path)
+    return str(working_copy(path))
+
+
+def shown(location: str) -> str:
+    """A location fit for the console: a URL without its user and password."""
+    return location.split("@")[-1] if is_database_url(location) else location
 
 
 def working_copy(path: Path) -> Path:

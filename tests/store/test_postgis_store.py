@@ -173,6 +173,18 @@ def test_a_town_moves_to_postgis_and_back_without_loss(schema, town, tmp_path):
     users.close()
 
 
+def test_a_file_holding_only_some_layers_moves_and_checks(schema, tmp_path):
+    """A town handed in with a few layers (the rest never made) moves both ways; the missing ones arrive empty."""
+    part = tmp_path / "part.gpkg"
+    villages = GeoPackageStore(DEMO_GPKG).read(LAYERS["villages"])
+    GeoPackageStore(part).replace(LAYERS["villages"], villages)
+    migrate(str(part), schema)
+    back = tmp_path / "back.gpkg"
+    migrate(schema, str(back))
+    same_attributes(GeoPackageStore(back).read(LAYERS["villages"]), villages)
+    assert GeoPackageStore(back).count(LAYERS["roads"]) == 0
+
+
 def test_migrate_refuses_a_target_with_data_and_cleans_up_after_a_failure(schema, town, tmp_path, monkeypatch):
     migrate(str(town), schema)
     with pytest.raises(StoreError, match="already holds data"):
