@@ -2,21 +2,45 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from backends import BACKENDS, settings_for, town_on
+from backends import BACKENDS, drop_databases, settings_for, town_on
 from fastapi.testclient import TestClient
 from shapely.geometry import LineString, Point, box
 
 from api.main import create_app
 from layers import get_layer
 from layers.frames import frame_from_properties
+from onemap.settings import DEMO_GPKG
 from store import DatasetInfo, GeoPackageStore
 
+DEMO_DIGEST = pytest.StashKey[str]()
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def pytest_report_header(config) -> str:
+    return f"storage backend: {', '.join(BACKENDS)} (ONEMAP_TEST_BACKEND)"
+
+
+def pytest_sessionstart(session) -> None:
+    session.config.stash[DEMO_DIGEST] = _digest(DEMO_GPKG)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    drop_databases()
+    if DEMO_DIGEST in session.config.stash and _digest(DEMO_GPKG) != session.config.stash[DEMO_DIGEST]:
+        # tests work on copies: the town the project ships must come out of a run exactly as it went in
+        session.config.get_terminal_writer().line(f"the shipped demo town {DEMO_GPKG} was changed by a test", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest() if path.exists() else ""
 
 
 def need_shared_data() -> Path:
@@ -100,10 +124,17 @@ def build_tiny_town(path: Path) -> GeoPackageStore:
     return store
 
 
+@pytest.fixture(scope="session")
+def tiny_town_file(tmp_path_factory) -> Path:
+    """The tiny town, built once: each test gets a byte-for-byte copy (so PostgreSQL copies one template)."""
+    return build_tiny_town(tmp_path_factory.mktemp("tiny") / "tiny.gpkg").path
+
+
 @pytest.fixture
-def tiny_store(tmp_path: Path) -> GeoPackageStore:
+def tiny_store(tmp_path: Path, tiny_town_file: Path) -> GeoPackageStore:
     """A fresh copy of the tiny town for each test."""
-    return build_tiny_town(tmp_path / "tiny.gpkg")
+    shutil.copy(tiny_town_file, tmp_path / "tiny.gpkg")
+    return GeoPackageStore(tmp_path / "tiny.gpkg")
 
 
 @pytest.fixture(params=BACKENDS)

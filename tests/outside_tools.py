@@ -13,12 +13,15 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+
+from store.base import is_database_url
 
 
 def need_tool(name: str, install: str) -> str:
@@ -40,16 +43,23 @@ class Service:
 
 
 @contextlib.contextmanager
-def service_process(data: Path, **env: str) -> Iterator[Service]:
-    """`onemap serve` over `data` in a child process on a free loopback port, stopped (if still alive) at the end."""
+def service_process(data: Path | str, **env: str) -> Iterator[Service]:
+    """`onemap serve` over `data` (a file or a database URL) in a child process on a free loopback port, stopped (if
+    still alive) at the end."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    log_path = data.with_name(f"{data.stem}.server.log")
+    if is_database_url(data):
+        log_path = Path(tempfile.mkdtemp(prefix="onemap-serve-")) / "server.log"
+        where = {"ONEMAP_DATABASE_URL": str(data)}
+    else:
+        data = Path(data)
+        log_path = data.with_name(f"{data.stem}.server.log")
+        where = {"ONEMAP_DATA": str(data)}
     with log_path.open("a") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "onemap", "serve", "--port", str(port)],
-            env={**os.environ, "ONEMAP_DATA": str(data), **env},
+            env={**os.environ, **where, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -74,7 +84,7 @@ def service_process(data: Path, **env: str) -> Iterator[Service]:
 
 
 @contextlib.contextmanager
-def running_service(data: Path, **env: str) -> Iterator[str]:
+def running_service(data: Path | str, **env: str) -> Iterator[str]:
     """`onemap serve` over `data` on a free loopback port; yields its base URL."""
     with service_process(data, **env) as service:
         yield service.url

@@ -4,12 +4,12 @@ parameters that produced it, and served at once."""
 from __future__ import annotations
 
 import json
-import shutil
 from io import BytesIO
 
 import geopandas as gpd
 import openpyxl
 import pytest
+from backends import BACKEND, settings_for, town_copy
 from fastapi.testclient import TestClient
 from scene import bearer
 from shapely.geometry import LineString
@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from api.main import create_app
 from layers import LAYERS
 from onemap.cli import app
-from onemap.settings import DEMO_GPKG, Settings
-from store import GeoPackageStore
+from onemap.settings import DEMO_GPKG
+from store import open_store
 from store.users import UserStore
 
 AS_OF = "2026-01-01"
@@ -27,8 +27,7 @@ AS_OF = "2026-01-01"
 
 @pytest.fixture
 def data(tmp_path):
-    path = tmp_path / "town.gpkg"
-    shutil.copy(DEMO_GPKG, path)
+    path = town_copy(BACKEND, DEMO_GPKG, tmp_path)
     return path
 
 
@@ -37,11 +36,11 @@ def _run(*args: str):
 
 
 def test_onemap_analyse_intersections_keeps_the_survey_and_reports_what_it_did(data):
-    before = GeoPackageStore(data).read(LAYERS["intersections"])
+    before = open_store(data).read(LAYERS["intersections"])
     result = _run("intersections", "--data", str(data))
     assert result.exit_code == 0, result.output
     assert "279" in result.output and "视距三角形内有建筑" in result.output
-    after = GeoPackageStore(data).read(LAYERS["intersections"])
+    after = open_store(data).read(LAYERS["intersections"])
     assert list(after.index) == list(before.index)
     assert (after["control"] == before["control"]).all()
     assert after["parameters"].notna().all() and after["major_speed_kmh"].notna().all()
@@ -57,14 +56,14 @@ def test_intersections_from_another_road_file(data, tmp_path):
     roads.to_file(tmp_path / "county.geojson")
     result = _run("intersections", "--roads", str(tmp_path / "county.geojson"), "--data", str(data))
     assert result.exit_code == 0, result.output
-    stored = GeoPackageStore(data).read(LAYERS["intersections"])
+    stored = open_store(data).read(LAYERS["intersections"])
     new = stored[stored["name"] == "东西路与南北路交叉口"]
     assert len(new) == 1 and new.iloc[0]["legs"] == 4 and new.iloc[0]["major_class"] == "X"
     assert len(stored) == 280  # the surveyed ones are kept: none of them lies on these two roads
     roads.translate(xoff=-94.0, yoff=18.0).to_file(tmp_path / "kotka.geojson")  # another country: refused
     far = _run("intersections", "--roads", str(tmp_path / "kotka.geojson"), "--data", str(data))
     assert far.exit_code == 2 and "outside the service area" in far.output
-    assert len(GeoPackageStore(data).read(LAYERS["intersections"])) == 280  # and nothing written
+    assert len(open_store(data).read(LAYERS["intersections"])) == 280  # and nothing written
     (tmp_path / "broken.geojson").write_text("{not json", encoding="utf-8")
     assert _run("intersections", "--roads", str(tmp_path / "broken.geojson"), "--data", str(data)).exit_code == 2
     assert _run("intersections", "--roads", str(tmp_path / "missing.shp"), "--data", str(data)).exit_code == 2
@@ -73,7 +72,7 @@ def test_intersections_from_another_road_file(data, tmp_path):
 def test_onemap_analyse_nkde_stores_the_density_in_five_classes(data):
     result = _run("nkde", "--as-of", AS_OF, "--lixel-m", "100", "--data", str(data))
     assert result.exit_code == 0, result.output
-    stored = GeoPackageStore(data).read(LAYERS["crash_density"])
+    stored = open_store(data).read(LAYERS["crash_density"])
     assert len(stored) > 100 and (stored["density_per_km"] > 0).all()
     assert set(stored["level"]) == {"1", "2", "3", "4", "5"}
     top = stored.sort_values("density_per_km").iloc[-1]
@@ -86,7 +85,7 @@ def test_onemap_analyse_plan_writes_the_layer_and_both_exports(data, tmp_path):
     result = _run("plan", "--budget", "200000", "--as-of", AS_OF, "--xlsx", str(xlsx), "--geojson", str(geojson),
                   "--data", str(data))  # fmt: skip
     assert result.exit_code == 0, result.output
-    stored = GeoPackageStore(data).read(LAYERS["treatment_plan"])
+    stored = open_store(data).read(LAYERS["treatment_plan"])
     planned = stored[stored["planned"]]
     assert 0 < len(planned) < len(stored) and planned["cost_yuan"].sum() <= 200_000
     first = stored.sort_values("rank").iloc[0]
@@ -100,7 +99,7 @@ def test_onemap_analyse_plan_writes_the_layer_and_both_exports(data, tmp_path):
     assert _run("plan", "--budget", "-1", "--data", str(data)).exit_code == 2
     dear = _run("plan", "--budget", "200000", "--as-of", AS_OF, "--cost", "flashing_light=100000", "--data", str(data))
     assert dear.exit_code == 0, dear.output  # a light dearer than half the budget: fewer lights in the plan
-    fewer = GeoPackageStore(data).read(LAYERS["treatment_plan"])
+    fewer = open_store(data).read(LAYERS["treatment_plan"])
     lights = [m for ms in fewer.loc[fewer["planned"], "measures"] for m in json.loads(ms) if m == "flashing_light"]
     assert len(lights) <= 2
     assert "planner's local figure" in fewer["parameters"].iloc[0]
@@ -113,7 +112,7 @@ def test_the_analyses_over_http(data):
     users.add("admin", "admin password", "admin")
     users.add("viewer", "viewer password", "emergency")
     users.close()
-    with TestClient(create_app(Settings(_env_file=None, data=data))) as client:
+    with TestClient(create_app(settings_for(data))) as client:
         admin, viewer = bearer(client, "admin", "admin password"), bearer(client, "viewer", "viewer password")
         for path in ("/analysis/intersections", "/analysis/nkde", "/analysis/plan?budget=100000"):
             assert client.post(path).status_code == 401

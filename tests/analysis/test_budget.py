@@ -14,6 +14,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from backends import demo_store
 from scene import AS_OF, INTERSECTION_ROW
 from shapely.geometry import Point
 
@@ -29,8 +30,6 @@ from analysis.budget import (
 from analysis.plan_export import PLAN_COLUMNS, plan_geojson, plan_workbook
 from analysis.priority import Priority, score
 from layers import LAYERS
-from onemap.settings import DEMO_GPKG
-from store import GeoPackageStore
 
 # ---------------------------------------------------------------------------------------------------------------
 # The solver against brute force
@@ -319,7 +318,7 @@ def test_the_geojson_has_one_lonlat_feature_per_planned_intersection(small_plan)
 
 
 def test_the_demo_town_plan_spends_within_budget_and_beats_a_greedy_plan():
-    store = GeoPackageStore(DEMO_GPKG)
+    store = demo_store()
     intersections = store.read(LAYERS["intersections"])
     accidents = store.read(LAYERS["accidents"])
     priorities = score(intersections, accidents, AS_OF)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from backends import demo_store
 from shapely.geometry import LineString, Point, box
 
 from analysis.fire_lanes import (
@@ -25,7 +26,6 @@ from analysis.priority import parameters
 from geo.crs import LOCAL_METRIC, WGS84, transform_geometries
 from layers import LAYERS
 from onemap.settings import DEMO_GPKG
-from store import GeoPackageStore
 
 X0, Y0 = 540_000.0, 4_745_000.0  # EPSG:4549 metres inside the demo town
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -470,7 +470,7 @@ def test_empty_layers():
 
 @pytest.fixture(scope="module")
 def demo():
-    store = GeoPackageStore(DEMO_GPKG)
+    store = demo_store()
     truth = json.loads((Path(DEMO_GPKG).parent / "demo_town.truth.json").read_text(encoding="utf-8"))["fire_lanes"]
     return run_fire_lanes(store), truth, store
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from backends import demo_store
 from shapely.affinity import translate
 from shapely.geometry import LineString, Point, Polygon
 from shapely.ops import nearest_points, substring
@@ -24,7 +25,6 @@ from analysis.fire_response import BLOCKED, CLEAR, LEGAL_BASIS, band_label, fire
 from analysis.response_network import substrings
 from analysis.response_params import ANY, FIRE_STATION, MICRO_FIRE_STATION, ResponseParams
 from geo.crs import LOCAL_METRIC, transform_geometries
-from store import GeoPackageStore
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "demo_town.gpkg"
@@ -675,7 +675,7 @@ def test_isochrone_pieces_hold_exactly_the_points_of_their_band(scene_and_result
 
 @pytest.fixture(scope="module")
 def demo():
-    store = GeoPackageStore(DEMO)
+    store = demo_store()
     names = ("roads", "fire_lanes", "obstructions", "emergency_resources", "buildings")
     frames = {n: store.read(layers.LAYERS[n]) for n in (*names, "old_settlements", "risk_sources", "villages")}
     result = fire_response(

@@ -4,11 +4,11 @@ parameters, and the planted dead-end blockage found with the settlement it cuts 
 from __future__ import annotations
 
 import json
-import shutil
 from io import BytesIO
 
 import openpyxl
 import pytest
+from backends import BACKEND, settings_for, town_copy
 from fastapi.testclient import TestClient
 from scene import bearer
 from typer.testing import CliRunner
@@ -17,8 +17,8 @@ from api.main import create_app
 from layers import LAYERS
 from layers.frames import empty_frame
 from onemap.cli import app
-from onemap.settings import DEMO_GPKG, Settings
-from store import GeoPackageStore
+from onemap.settings import DEMO_GPKG
+from store import open_store
 from store.users import UserStore
 
 TRUTH = json.loads(DEMO_GPKG.with_name("demo_town.truth.json").read_text(encoding="utf-8"))
@@ -27,9 +27,8 @@ DERIVED = ("response_bands", "cut_off", "fire_clusters")
 
 @pytest.fixture
 def data(tmp_path):
-    path = tmp_path / "town.gpkg"
-    shutil.copy(DEMO_GPKG, path)
-    store = GeoPackageStore(path)
+    path = town_copy(BACKEND, DEMO_GPKG, tmp_path)
+    store = open_store(path)
     for name in DERIVED:  # start from nothing, so what is there afterwards is what the run wrote
         store.replace(LAYERS[name], empty_frame(LAYERS[name]))
     return path
@@ -39,7 +38,7 @@ def test_onemap_analyse_fire_stores_its_layers_and_names_the_blockage_to_clear(d
     result = CliRunner().invoke(app, ["analyse", "fire", "--as-of", "2026-01-01", "--xlsx", str(tmp_path / "f.xlsx"),
                                       "--data", str(data)])  # fmt: skip
     assert result.exit_code == 0, result.output
-    store = GeoPackageStore(data)
+    store = open_store(data)
     dead_end = TRUTH["fire_lanes"]["dead_end"]
     cut = store.read(LAYERS["cut_off"])
     mine = cut[cut["settlement_id"] == dead_end["settlement_fid"]]
@@ -61,7 +60,7 @@ def test_the_fire_analyses_over_http(data):
     users.add("admin", "admin password", "admin")
     users.add("viewer", "viewer password", "emergency")
     users.close()
-    with TestClient(create_app(Settings(_env_file=None, data=data))) as client:
+    with TestClient(create_app(settings_for(data))) as client:
         assert client.post("/analysis/fire").status_code == 401
         assert client.post("/analysis/fire", headers=bearer(client, "viewer", "viewer password")).status_code == 403
         assert client.get("/collections/cut_off/items").json()["numberMatched"] == 0

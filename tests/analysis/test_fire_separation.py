@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from backends import demo_store
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import box
 
@@ -30,7 +31,6 @@ from analysis.settlement_plans import FACTOR_LABELS, MEASURES, analyse, draft_pl
 from geo.crs import LOCAL_METRIC, WGS84, transform_geometries
 from layers import LAYERS
 from onemap.settings import DEMO_GPKG
-from store import GeoPackageStore
 
 X0, Y0 = 540_000.0, 4_745_000.0  # metres in EPSG:4549, inside the demo town
 AS_OF = date(2026, 10, 31)
@@ -467,7 +467,7 @@ def test_every_rule_has_a_label_and_a_source():
 
 @pytest.fixture(scope="module")
 def demo():
-    store = GeoPackageStore(DEMO_GPKG)
+    store = demo_store()
     layers = {name: store.read(LAYERS[name]) for name in ("buildings", "old_settlements", "villages", "fire_lanes")}
     truth = json.loads(DEMO_GPKG.with_name("demo_town.truth.json").read_text(encoding="utf-8"))
     result = analyse(

@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from backends import demo_store
 from shapely.geometry import LineString, Point
 
 import layers
 from analysis.incident import PANEL_KINDS, TIME_COLUMNS, IncidentOffNetwork, IncidentRouter
 from analysis.response_params import ResponseParams
 from geo.crs import LOCAL_METRIC, WGS84, transformer
-from store import GeoPackageStore
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "demo_town.gpkg"
@@ -284,7 +284,7 @@ def test_nearest_by_time_gives_one_row_per_kind(street_scene):
 
 @pytest.fixture(scope="module")
 def demo() -> dict[str, gpd.GeoDataFrame]:
-    store = GeoPackageStore(DEMO)
+    store = demo_store()
     names = ("roads", "fire_lanes", "emergency_resources", "obstructions")
     return {name: store.read(layers.LAYERS[name]) for name in names}
 

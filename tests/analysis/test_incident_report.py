@@ -4,12 +4,12 @@ clear errors for bad input."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import shapely
+from backends import BACKEND, settings_for, town_copy
 from fastapi.testclient import TestClient
 from test_incident import nx_times
 
@@ -19,8 +19,8 @@ from api.catalog import Catalog
 from api.main import create_app
 from geo.crs import LOCAL_METRIC, transform_geometries
 from layers import LAYERS
-from onemap.settings import DEMO_GPKG, Settings
-from store import GeoPackageStore
+from onemap.settings import DEMO_GPKG
+from store import open_store
 from store.users import UserStore
 
 PASSWORD = "correct horse battery"
@@ -30,20 +30,19 @@ POINTS = [(120.548, 42.846), (120.5475, 42.8455), (120.55045, 42.84871)]
 
 @pytest.fixture(scope="module")
 def town(tmp_path_factory) -> Iterator[dict]:
-    path = tmp_path_factory.mktemp("incident") / "town.gpkg"
-    shutil.copy(DEMO_GPKG, path)
-    hazards = GeoPackageStore(path).read(LAYERS["hazards"])
+    path = town_copy(BACKEND, DEMO_GPKG, tmp_path_factory.mktemp("incident"))
+    hazards = open_store(path).read(LAYERS["hazards"])
     village = str(hazards["village_code"].dropna().iloc[0])
     users = UserStore(path)
     users.add("officer", PASSWORD, "emergency")
     users.add("village", PASSWORD, "village", village_code=village)
     users.close()
-    with TestClient(create_app(Settings(_env_file=None, data=path))) as client:
+    with TestClient(create_app(settings_for(path))) as client:
         headers = {}
         for name in ("officer", "village"):
             token = client.post("/auth/token", data={"username": name, "password": PASSWORD}).json()["access_token"]
             headers[name] = {"Authorization": f"Bearer {token}"}
-        yield {"client": client, "cat": Catalog.load(GeoPackageStore(path)), "headers": headers, "village": village}
+        yield {"client": client, "cat": Catalog.load(open_store(path)), "headers": headers, "village": village}
 
 
 def ask(town: dict, lon: float, lat: float, **params) -> dict:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from backends import demo_store
 from shapely.geometry import LineString, Point, box
 
 from analysis.intersections import ExtractRules, _settled, extract
@@ -18,7 +19,6 @@ from analysis.sight import SightRules, stopping_sight_m
 from geo.crs import LOCAL_METRIC, WGS84
 from layers import LAYERS
 from onemap.settings import DEMO_GPKG
-from store import GeoPackageStore
 
 X0, Y0 = 540_000.0, 4_745_000.0  # metres in EPSG:4549, inside the demo town
 
@@ -138,7 +138,7 @@ def test_a_new_road_makes_a_new_intersection_with_a_fresh_id():
 
 @pytest.fixture(scope="module")
 def demo():
-    store = GeoPackageStore(DEMO_GPKG)
+    store = demo_store()
     return {name: store.read(LAYERS[name]) for name in ("roads", "buildings", "villages", "intersections")}
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from backends import demo_store
 from shapely.geometry import Point, box
 
 from analysis.major_hazard import (
@@ -27,7 +28,6 @@ from data.demo import truth_path
 from geo.crs import LOCAL_METRIC
 from layers import LAYERS
 from onemap.settings import DEMO_GPKG
-from store import GeoPackageStore
 
 SITE = (500_000.0, 4_745_000.0)  # EPSG:4549 metres, inside Naiman Banner's zone
 
@@ -292,7 +292,7 @@ def test_every_rule_has_a_label_and_source():
 
 
 def test_demo_town_major_sources_are_the_planted_ones():
-    store = GeoPackageStore(DEMO_GPKG)
+    store = demo_store()
     truth = json.loads(truth_path(DEMO_GPKG).read_text(encoding="utf-8"))["major_hazard_sources"]["sites"]
     frame = assess(store.read(LAYERS["risk_sources"]), store.read(LAYERS["buildings"]))
     majors = frame[frame["major"]]

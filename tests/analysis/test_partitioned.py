@@ -3,12 +3,11 @@ the same pairs to the last bit, the same clusters, on the demo town and on rows 
 
 from __future__ import annotations
 
-import shutil
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from backends import BACKEND, demo_store, town_copy
 from scene import AS_OF
 from shapely.geometry import box
 from typer.testing import CliRunner
@@ -20,7 +19,7 @@ from geo.crs import LOCAL_METRIC, WGS84
 from layers import LAYERS
 from onemap.cli import app
 from onemap.settings import DEMO_GPKG
-from store import GeoPackageStore
+from store import open_store
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,7 @@ def client():
 
 @pytest.fixture(scope="module")
 def demo() -> dict[str, gpd.GeoDataFrame]:
-    store = GeoPackageStore(DEMO_GPKG)
+    store = demo_store()
     return {name: store.read(LAYERS[name]) for name in ("buildings", "old_settlements", "villages", "fire_lanes")}
 
 
@@ -88,17 +87,16 @@ def test_rows_that_cross_partitions_give_the_same_pairs_and_clusters(client, par
 
 
 def test_onemap_analyse_fire_on_a_local_cluster_stores_what_one_process_stores(tmp_path):
-    one, many = tmp_path / "one.gpkg", tmp_path / "many.gpkg"
-    shutil.copy(DEMO_GPKG, one)
-    shutil.copy(DEMO_GPKG, many)
+    one = town_copy(BACKEND, DEMO_GPKG, tmp_path / "one")
+    many = town_copy(BACKEND, DEMO_GPKG, tmp_path / "many")
     runner = CliRunner()
-    assert runner.invoke(app, ["analyse", "fire", "--as-of", "2026-01-01", "--data", str(one)]).exit_code == 0
+    assert runner.invoke(app, ["analyse", "fire", "--as-of", "2026-01-01", "--data", one]).exit_code == 0
     out = runner.invoke(app, ["analyse", "fire", "--as-of", "2026-01-01", "--dask", "local", "--partitions", "16",
-                              "--data", str(many)])  # fmt: skip
+                              "--data", many])  # fmt: skip
     assert out.exit_code == 0, out.output
     assert "16partitions" in "".join(out.output.split())
     layer = LAYERS["fire_clusters"]
-    a, b = GeoPackageStore(one).read(layer), GeoPackageStore(many).read(layer)
+    a, b = open_store(one).read(layer), open_store(many).read(layer)
     pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b))
-    bad = runner.invoke(app, ["analyse", "fire", "--dask", "tcp://127.0.0.1:1", "--data", str(many)])
+    bad = runner.invoke(app, ["analyse", "fire", "--dask", "tcp://127.0.0.1:1", "--data", many])
     assert bad.exit_code != 0 and "cannotreachtheDaskscheduler" in "".join(bad.output.split())

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from backends import demo_store
 from shapely.geometry import Point, box
 
 import layers
-import store
 from analysis.risk_grading import (
     COLOURS,
     LEC_FOUR_COLOUR,
@@ -337,7 +337,7 @@ def test_grading_by_village_needs_geometry():
 def demo() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     if not DEMO.exists():
         pytest.fail(f"the demo town ships with the project at {DEMO}")
-    gpkg = store.GeoPackageStore(DEMO)
+    gpkg = demo_store()
     return gpkg.read(layers.LAYERS["risk_sources"]), gpkg.read(layers.LAYERS["villages"])
 
 

@@ -4,25 +4,24 @@ the calculation."""
 from __future__ import annotations
 
 import json
-import shutil
 from io import BytesIO
 
 import openpyxl
+from backends import BACKEND, settings_for, town_copy
 from fastapi.testclient import TestClient
 from scene import bearer
 from typer.testing import CliRunner
 
 from api.main import create_app
 from onemap.cli import app
-from onemap.settings import DEMO_GPKG, Settings
+from onemap.settings import DEMO_GPKG
 from store.users import UserStore
 
 TRUTH = json.loads(DEMO_GPKG.with_name("demo_town.truth.json").read_text(encoding="utf-8"))["major_hazard_sources"]
 
 
 def test_onemap_analyse_risk_lists_the_major_hazard_sources_and_writes_the_register(tmp_path):
-    data = tmp_path / "town.gpkg"
-    shutil.copy(DEMO_GPKG, data)
+    data = town_copy(BACKEND, DEMO_GPKG, tmp_path)
     result = CliRunner().invoke(app, ["analyse", "risk", "--xlsx", str(tmp_path / "r.xlsx"), "--data", str(data)])
     assert result.exit_code == 0, result.output
     for site in TRUTH["sites"]:
@@ -41,12 +40,11 @@ def test_onemap_analyse_risk_lists_the_major_hazard_sources_and_writes_the_regis
 
 
 def test_the_risk_grading_over_http_and_in_the_popup(tmp_path):
-    data = tmp_path / "town.gpkg"
-    shutil.copy(DEMO_GPKG, data)
+    data = town_copy(BACKEND, DEMO_GPKG, tmp_path)
     users = UserStore(data)
     users.add("viewer", "viewer password", "emergency")
     users.close()
-    with TestClient(create_app(Settings(_env_file=None, data=data))) as client:
+    with TestClient(create_app(settings_for(data))) as client:
         found = client.get("/analysis/risk/major-hazards").json()
         assert found["major"] == [site["fid"] for site in TRUTH["sites"]]
         lpg = next(s for s in found["sources"] if s["fid"] == found["major"][0])

@@ -4,7 +4,6 @@ count on the demo town, the weights as configuration, and the run over HTTP and 
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date, datetime
 
 import geopandas as gpd
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from backends import BACKEND, demo_store, settings_for, town_copy
 from fastapi.testclient import TestClient
 from scene import AS_OF, bearer
 from shapely.geometry import LineString, Point
@@ -25,8 +25,8 @@ from geo.crs import WGS84
 from layers import LAYERS
 from layers.frames import empty_frame
 from onemap.cli import app
-from onemap.settings import DEMO_GPKG, Settings
-from store import GeoPackageStore
+from onemap.settings import DEMO_GPKG
+from store import open_store
 from store.users import UserStore
 
 RES = 8
@@ -139,7 +139,7 @@ def test_weights_are_configuration(pair):
 
 @pytest.fixture(scope="module")
 def demo_run():
-    store = GeoPackageStore(DEMO_GPKG)
+    store = demo_store()
     frames = {name: store.read(LAYERS[name]) for name in INPUTS}
     inputs = surface_inputs(frames)
     return inputs, risk_surface(inputs, AS_OF)
@@ -195,9 +195,8 @@ def test_demo_town_seat_ranks_first_and_major_sites_sit_in_high_cells(demo_run):
 
 @pytest.fixture
 def data(tmp_path):
-    path = tmp_path / "town.gpkg"
-    shutil.copy(DEMO_GPKG, path)
-    GeoPackageStore(path).replace(LAYERS["risk_surface"], empty_frame(LAYERS["risk_surface"]))
+    path = town_copy(BACKEND, DEMO_GPKG, tmp_path)
+    open_store(path).replace(LAYERS["risk_surface"], empty_frame(LAYERS["risk_surface"]))
     return path
 
 
@@ -206,7 +205,7 @@ def test_the_surface_over_http(data):
     users.add("admin", "admin password", "admin")
     users.add("viewer", "viewer password", "emergency")
     users.close()
-    with TestClient(create_app(Settings(_env_file=None, data=data))) as client:
+    with TestClient(create_app(settings_for(data))) as client:
         assert client.get("/analysis/risk/surface").json()["cells"] == 0
         assert client.post("/analysis/risk/surface").status_code == 401
         assert (
@@ -234,6 +233,6 @@ def test_onemap_analyse_risk_stores_the_surface_and_ranks_villages(data):
     assert out.exit_code == 0, out.output
     text = "".join(out.output.split())  # the console wraps long lines
     assert "1.义隆永村" in text and "storedinrisk_surface" in text
-    assert len(GeoPackageStore(data).read(LAYERS["risk_surface"])) > 100
+    assert len(open_store(data).read(LAYERS["risk_surface"])) > 100
     bad = CliRunner().invoke(app, ["analyse", "risk", "--data", str(data), "--weight", "x=1"])
     assert bad.exit_code != 0 and "component=number" in "".join(bad.output.split())

@@ -4,13 +4,13 @@ planted black spot of the demo town found with nothing else."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from backends import BACKEND, demo_store, settings_for, town_copy
 from fastapi.testclient import TestClient
 from scene import AS_OF, ORIGIN, bearer, lonlat
 from shapely.geometry import LineString, Point
@@ -23,8 +23,8 @@ from geo.crs import LOCAL_METRIC, transform_geometries
 from layers import LAYERS
 from layers.frames import empty_frame
 from onemap.cli import app
-from onemap.settings import DEMO_GPKG, Settings
-from store import GeoPackageStore
+from onemap.settings import DEMO_GPKG
+from store import open_store
 from store.users import UserStore
 
 
@@ -97,7 +97,7 @@ def test_a_crash_far_from_its_road_is_reported_not_placed():
 
 
 def test_the_demo_town_black_spots_are_found_and_nothing_else():
-    store = GeoPackageStore(DEMO_GPKG)
+    store = demo_store()
     layers = [store.read(LAYERS[name]) for name in ("accidents", "intersections", "roads")]
     findings, unplaced = screen(*layers, AS_OF)
     truth = json.loads(DEMO_GPKG.with_name("demo_town.truth.json").read_text(encoding="utf-8"))["accident_black_spots"]
@@ -115,11 +115,10 @@ def test_the_demo_town_black_spots_are_found_and_nothing_else():
 
 
 def test_onemap_analyse_blackspots_stores_the_layer_with_its_parameters(tmp_path):
-    data = tmp_path / "town.gpkg"
-    shutil.copy(DEMO_GPKG, data)
+    data = town_copy(BACKEND, DEMO_GPKG, tmp_path)
     result = CliRunner().invoke(app, ["analyse", "blackspots", "--as-of", "2026-01-01", "--data", str(data)])
     assert result.exit_code == 0, result.output
-    stored = GeoPackageStore(data).read(LAYERS["accident_segments"])
+    stored = open_store(data).read(LAYERS["accident_segments"])
     assert sorted(stored["kind"]) == ["segment", "segment", "spot", "spot", "spot"]
     assert (stored["grade"] == "class1").sum() == 1
     parameters = json.loads(stored["parameters"].iloc[0])
@@ -130,14 +129,13 @@ def test_onemap_analyse_blackspots_stores_the_layer_with_its_parameters(tmp_path
 
 
 def test_the_screening_over_http_is_run_by_the_town_office_and_served_at_once(tmp_path):
-    data = tmp_path / "town.gpkg"
-    shutil.copy(DEMO_GPKG, data)
-    GeoPackageStore(data).replace(LAYERS["accident_segments"], empty_frame(LAYERS["accident_segments"]))
+    data = town_copy(BACKEND, DEMO_GPKG, tmp_path)
+    open_store(data).replace(LAYERS["accident_segments"], empty_frame(LAYERS["accident_segments"]))
     users = UserStore(data)
     users.add("admin", "admin password", "admin")
     users.add("viewer", "viewer password", "emergency")
     users.close()
-    with TestClient(create_app(Settings(_env_file=None, data=data))) as client:
+    with TestClient(create_app(settings_for(data))) as client:
         assert client.get("/analysis/blackspots").json()["count"] == 0
         assert client.post("/analysis/blackspots", params={"as_of": "2026-01-01"}).status_code == 401
         denied = client.post(
@@ -151,7 +149,7 @@ def test_the_screening_over_http_is_run_by_the_town_office_and_served_at_once(tm
         assert client.get("/analysis/blackspots").json()["count"] == 5
         served = client.get("/collections/accident_segments/items").json()
         assert served["numberMatched"] == 5  # on the map and the OGC API at once
-        assert GeoPackageStore(data).count(LAYERS["accident_segments"]) == 5  # and stored
+        assert open_store(data).count(LAYERS["accident_segments"]) == 5  # and stored
 
 
 # -- road-class windows, snapping by index ---------------------------------------------------------------------

@@ -4,7 +4,6 @@ items endpoint's properties and coordinates within a grid unit of the original; 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 
 import mapbox_vector_tile
@@ -12,6 +11,7 @@ import mercantile
 import numpy as np
 import pytest
 import shapely
+from backends import BACKEND, settings_for, town_copy
 from fastapi.testclient import TestClient
 from pyproj import Transformer
 from shapely.geometry import box, shape
@@ -19,8 +19,8 @@ from shapely.geometry import box, shape
 from api.main import create_app
 from geo.tiles import to_tile, to_web_mercator
 from layers import LAYERS
-from onemap.settings import DEMO_GPKG, Settings
-from store import GeoPackageStore
+from onemap.settings import DEMO_GPKG
+from store import Store, open_store
 from store.users import UserStore
 
 PASSWORD = "vector tile password"
@@ -37,10 +37,9 @@ TO_MERCATOR = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> GeoPackageStore:
-    path = tmp_path_factory.mktemp("tiles") / "demo_town.gpkg"
-    shutil.copy(DEMO_GPKG, path)
-    store = GeoPackageStore(path)
+def demo(tmp_path_factory) -> Store:
+    path = town_copy(BACKEND, DEMO_GPKG, tmp_path_factory.mktemp("tiles"))
+    store = open_store(path)
     hazards = store.read(LAYERS["hazards"])
     codes = hazards["village_code"].value_counts()
     users = UserStore(path)
@@ -51,8 +50,8 @@ def demo(tmp_path_factory) -> GeoPackageStore:
 
 
 @pytest.fixture(scope="module")
-def client(demo: GeoPackageStore) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(_env_file=None, data=demo.path))) as test_client:
+def client(demo: Store) -> Iterator[TestClient]:
+    with TestClient(create_app(settings_for(demo.location))) as test_client:
         yield test_client
 
 
@@ -66,7 +65,7 @@ def headers(client: TestClient) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def frames(demo: GeoPackageStore) -> dict:
+def frames(demo: Store) -> dict:
     return {layer_id: demo.read(LAYERS[layer_id]) for layer_id in (*LAYER_IDS, "hazards", "risk_sources")}
 
 

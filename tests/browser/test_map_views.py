@@ -6,7 +6,6 @@ Screenshots of every view are written to tests/artifacts/ (or $ONEMAP_TEST_ARTIF
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,13 +15,13 @@ from urllib.parse import urlparse
 import httpx2 as httpx
 import pytest
 import shapely
+from backends import BACKEND, demo_store, town_copy
 from outside_tools import need_tool, running_service
 
 from analysis.risk_grading import COLOUR_NAMES, COLOURS, grade, village_summary
 from api.catalog import Catalog
 from layers import LAYERS
 from onemap.settings import DEMO_GPKG
-from store import GeoPackageStore
 from store.users import UserStore
 
 pytestmark = pytest.mark.browser
@@ -39,8 +38,7 @@ VIEWS = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("browser") / "demo.gpkg"
-    shutil.copy(DEMO_GPKG, data)
+    data = town_copy(BACKEND, DEMO_GPKG, tmp_path_factory.mktemp("browser"))
     users = UserStore(data)
     users.add("wang", "village password", "village", village_code="150525107201", display_name="王村长")
     users.close()
@@ -217,9 +215,8 @@ def test_only_the_amap_view_asks_for_gcj02_coordinates(browser, server, basemap,
 
 @pytest.mark.parametrize(("view", "village"), [("village", "150525107201"), ("town", None), ("risk", None)])
 def test_standalone_export_opens_from_a_file_with_the_network_off(browser, tmp_path, view, village):
-    out, data = tmp_path / f"{view}.html", tmp_path / "demo.gpkg"
-    shutil.copy(DEMO_GPKG, data)
-    args = [sys.executable, "-m", "onemap", "map", "--view", view, "--out", str(out), "--data", str(data)]
+    out, data = tmp_path / f"{view}.html", town_copy(BACKEND, DEMO_GPKG, tmp_path)
+    args = [sys.executable, "-m", "onemap", "map", "--view", view, "--out", str(out), "--data", data]
     subprocess.run([*args, *(["--village", village] if village else [])], check=True, capture_output=True)
     html = out.read_text(encoding="utf-8")
     assert "<script src=" not in html and 'rel="stylesheet" href=' not in html
@@ -296,10 +293,9 @@ def test_a_village_official_signs_in_on_the_map_and_sees_their_village_ledger(br
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo town after the road analyses, served: the planner view then shows the plan and the density."""
-    data = tmp_path_factory.mktemp("analysed") / "demo.gpkg"
-    shutil.copy(DEMO_GPKG, data)
+    data = town_copy(BACKEND, DEMO_GPKG, tmp_path_factory.mktemp("analysed"))
     for args in (["plan", "--budget", "300000", "--as-of", "2026-01-01"], ["nkde", "--as-of", "2026-01-01"]):
-        subprocess.run([sys.executable, "-m", "onemap", "analyse", *args, "--data", str(data)], check=True,
+        subprocess.run([sys.executable, "-m", "onemap", "analyse", *args, "--data", data], check=True,
                        capture_output=True)  # fmt: skip
     with running_service(data) as url:
         yield url
@@ -361,7 +357,7 @@ def _click_at(visit: Visit, lon: float, lat: float, zoom: int) -> None:
 def test_four_colour_map_counts_each_colour_and_a_village_tells_its_own(browser, server):
     """The legend counts the graded sources of each colour; a click on a village (not on a source) gives its counts
     per colour; a click on a source, drawn above the village, gives the source's own popup."""
-    cat = Catalog.load(GeoPackageStore(DEMO_GPKG))
+    cat = Catalog.load(demo_store())
     villages, sources = cat["villages"].frame, cat["risk_sources"].frame
     summary = village_summary(grade(sources, villages), villages)
     levels = ["red", "orange", "yellow", "blue"]
@@ -432,7 +428,7 @@ def test_village_four_colour_map_keeps_the_full_width_and_draws_only_its_own_sou
 
 def test_emergency_view_shows_the_composite_risk_surface_with_its_legend_and_why_a_cell_scores(browser, server):
     """The hexagons are on at first with a five-class legend; a hexagon's popup gives each component's points."""
-    cells = GeoPackageStore(DEMO_GPKG).read(LAYERS["risk_surface"])
+    cells = demo_store().read(LAYERS["risk_surface"])
     top = cells.sort_values("rank").iloc[0]
     visit = Visit(browser, server + "/map/emergency")
     page = visit.page

@@ -1,4 +1,4 @@
-"""Fixtures for the exchange tests: stores written into tmp_path, never the shipped demo town."""
+"""Fixtures for the exchange tests: stores made afresh on the backend under test, never the shipped demo town."""
 
 from __future__ import annotations
 
@@ -6,22 +6,24 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from backends import BACKEND, empty_location
 from shapely.geometry import Point, box
 
 from layers import get_layer
 from layers.frames import frame_from_properties
-from store import GeoPackageStore
+from store import Store, open_store
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> GeoPackageStore:
-    return GeoPackageStore(tmp_path / "store.gpkg")
+def store(tmp_path: Path) -> Store:
+    """An empty store on the backend under test."""
+    return open_store(empty_location(BACKEND, tmp_path, "store.gpkg"))
 
 
 @pytest.fixture
-def filled_store(tmp_path: Path) -> GeoPackageStore:
+def filled_store(tmp_path: Path) -> Store:
     """A tiny store with accidents (points), villages (polygons) and hazards (dates, booleans)."""
-    store = GeoPackageStore(tmp_path / "filled.gpkg")
+    store = open_store(empty_location(BACKEND, tmp_path, "filled.gpkg"))
     accidents = get_layer("accidents")
     props = [
         accidents.properties(

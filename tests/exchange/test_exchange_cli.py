@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
+from pathlib import Path
 
 import geopandas as gpd
 import openpyxl
 import pyogrio
 import pytest
+from backends import BACKEND, empty_location
 from exchange_samples import FAR_AWAY_ROW, FATAL_WITHOUT_DEATHS_ROW, SWAPPED_ROW, accident_rows
 from typer.testing import CliRunner
 
 from layers import SYNTHETIC_NOTICE, get_layer
 from onemap.cli import app
-from store import DatasetInfo, GeoPackageStore
+from store import DatasetInfo, open_store
+from store.transfer import migrate
 
 runner = CliRunner()
 ACCIDENTS = get_layer("accidents")
@@ -37,7 +39,7 @@ def onemap(*args):
 
 
 def test_import_rejects_the_file_and_names_the_three_rows(tmp_path):
-    data = tmp_path / "town.gpkg"
+    data = empty_location(BACKEND, tmp_path)
     source = write_accidents_csv(tmp_path / "accidents.csv", accident_rows())
     result = onemap("import", source, "--layer", "accidents", "--data", data)
     assert result.exit_code == 1
@@ -46,22 +48,22 @@ def test_import_rejects_the_file_and_names_the_three_rows(tmp_path):
         assert f"第 {row + 1} 行 (line {row + 1}, record {row})" in out
     assert "swapped" in out and "deaths is 0" in out and "outside the service area" in out
     assert "nothing was written" in out
-    assert GeoPackageStore(data).count(ACCIDENTS) == 0
+    assert open_store(data).count(ACCIDENTS) == 0
 
 
 def test_import_skip_invalid_writes_97(tmp_path):
-    data = tmp_path / "town.gpkg"
+    data = empty_location(BACKEND, tmp_path)
     source = write_accidents_csv(tmp_path / "accidents.csv", accident_rows())
     result = onemap("import", source, "-l", "accidents", "-d", data, "--skip-invalid")
     assert result.exit_code == 0, result.output
     assert "wrote 97 features" in result.output and "skipped 3 invalid" in result.output
-    assert GeoPackageStore(data).count(ACCIDENTS) == 97
+    assert open_store(data).count(ACCIDENTS) == 97
 
 
-def test_import_all_rows_bad_with_skip_invalid_is_exit_1(tmp_path):
+def test_import_all_rows_bad_with_skip_invalid_is_exit_1(tmp_path, target):
     rows = accident_rows()[SWAPPED_ROW - 1 : SWAPPED_ROW]
     source = write_accidents_csv(tmp_path / "one.csv", rows)
-    result = onemap("import", source, "-l", "accidents", "-d", tmp_path / "t.gpkg", "--skip-invalid")
+    result = onemap("import", source, "-l", "accidents", "-d", target, "--skip-invalid")
     assert result.exit_code == 1 and "no valid rows" in result.output
 
 
@@ -73,14 +75,14 @@ def test_import_all_rows_bad_with_skip_invalid_is_exit_1(tmp_path):
         (["--layer", "accidents", "--crs", "not-a-crs"], "unknown CRS"),
     ],
 )
-def test_import_usage_errors_exit_2(tmp_path, args, expected):
+def test_import_usage_errors_exit_2(tmp_path, target, args, expected):
     source = write_accidents_csv(tmp_path / "a.csv", accident_rows()[:2])
-    result = onemap("import", source, "-d", tmp_path / "t.gpkg", *args)
+    result = onemap("import", source, "-d", target, *args)
     assert result.exit_code == 2
     assert expected in result.output
 
 
-def test_import_crs_conflict_exit_2(tmp_path):
+def test_import_crs_conflict_exit_2(tmp_path, target):
     source = tmp_path / "gk.gpkg"
     frame = gpd.GeoDataFrame(
         {"occurred_at": ["2024-05-01 08:00"], "severity": ["property"]},
@@ -88,38 +90,38 @@ def test_import_crs_conflict_exit_2(tmp_path):
         crs="EPSG:4549",
     )
     pyogrio.write_dataframe(frame, source)
-    result = onemap("import", source, "-l", "accidents", "-d", tmp_path / "t.gpkg", "--crs", "4326")
+    result = onemap("import", source, "-l", "accidents", "-d", target, "--crs", "4326")
     assert result.exit_code == 2
     assert "EPSG:4549" in result.output and "EPSG:4326" in result.output
-    ok = onemap("import", source, "-l", "accidents", "-d", tmp_path / "t.gpkg", "--crs", "4549")
+    ok = onemap("import", source, "-l", "accidents", "-d", target, "--crs", "4549")
     assert ok.exit_code == 0, ok.output
 
 
-def test_import_unreadable_and_missing_files_exit_2(tmp_path):
+def test_import_unreadable_and_missing_files_exit_2(tmp_path, target):
     array = tmp_path / "datav.json"
     array.write_text('[{"type": "Feature", "properties": {}, "geometry": null}]', "utf-8")
-    result = onemap("import", array, "-l", "villages", "-d", tmp_path / "t.gpkg")
+    result = onemap("import", array, "-l", "villages", "-d", target)
     assert result.exit_code == 2 and "not a GeoJSON FeatureCollection" in result.output
-    result = onemap("import", tmp_path / "nope.csv", "-l", "villages", "-d", tmp_path / "t.gpkg")
+    result = onemap("import", tmp_path / "nope.csv", "-l", "villages", "-d", target)
     assert result.exit_code == 2 and "no such file" in result.output
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
-    result = onemap("import", empty, "-l", "accidents", "-d", tmp_path / "t.gpkg")
+    result = onemap("import", empty, "-l", "accidents", "-d", target)
     assert result.exit_code == 2 and "empty" in result.output
-    assert not (tmp_path / "t.gpkg").exists()
+    assert not Path(target).exists() if BACKEND == "gpkg" else open_store(target).count(ACCIDENTS) == 0
 
 
-def test_import_unknown_columns_exit_1(tmp_path):
+def test_import_unknown_columns_exit_1(tmp_path, target):
     source = tmp_path / "a.csv"
     source.write_text("lon,lat,发生时间,事故等级,天气\n120.65,42.85,2024-05-01 08:00,财产损失事故,晴\n", "utf-8")
-    result = onemap("import", source, "-l", "accidents", "-d", tmp_path / "t.gpkg")
+    result = onemap("import", source, "-l", "accidents", "-d", target)
     assert result.exit_code == 1 and "天气" in result.output and "unknown columns" in result.output
 
 
-def test_markup_like_text_is_printed_literally(tmp_path):
+def test_markup_like_text_is_printed_literally(tmp_path, target):
     source = tmp_path / "a.csv"
     source.write_text("lon,lat,发生时间,事故等级\n[red],42.85,2024-05-01 08:00,财产损失事故\n", "utf-8")
-    result = onemap("import", source, "-l", "accidents", "-d", tmp_path / "t.gpkg")
+    result = onemap("import", source, "-l", "accidents", "-d", target)
     assert result.exit_code == 1 and "'[red]'" in result.output
 
 
@@ -127,10 +129,14 @@ def test_markup_like_text_is_printed_literally(tmp_path):
 
 
 @pytest.fixture
-def data(filled_store, tmp_path):
-    copy = tmp_path / "copy.gpkg"
-    shutil.copy(filled_store.path, copy)
-    return copy
+def target(tmp_path) -> str:
+    """Where an import writes: a new file, or a new database after `onemap db init`."""
+    return empty_location(BACKEND, tmp_path, "t.gpkg")
+
+
+@pytest.fixture
+def data(filled_store) -> str:
+    return filled_store.location
 
 
 def test_export_geojson(data, tmp_path):
@@ -187,12 +193,12 @@ def test_export_xlsx_of_areas_uses_wkt_and_imports_back(data, tmp_path):
     assert sheet.title == "行政村、嘎查"
     assert [c.value for c in sheet[1]][-1] == "几何(WKT)"
     assert [c.value for c in sheet[2]][3] == "嘎查"
-    again = tmp_path / "again.gpkg"
+    again = empty_location(BACKEND, tmp_path, "again.gpkg")
     result = onemap("import", out, "-l", "villages", "-d", again)
     assert result.exit_code == 0, result.output
     original, copy = (
-        GeoPackageStore(data).read(get_layer("villages")),
-        GeoPackageStore(again).read(get_layer("villages")),
+        open_store(data).read(get_layer("villages")),
+        open_store(again).read(get_layer("villages")),
     )
     assert copy.drop(columns="geometry").equals(original.drop(columns="geometry"))
     assert copy.geometry.iloc[0].equals(original.geometry.iloc[0])
@@ -208,7 +214,7 @@ def test_export_csv_has_a_bom_and_the_xlsx_columns(data, tmp_path):
     assert header[:3] == ["要素编号", "隐患编号", "所属村"] and header[-2:] == ["经度", "纬度"]
     assert row["行业领域"] == "消防" and row["发现方式"] == "部门检查" and row["状态"] == "登记"
     assert row["发现日期"] == "2024-04-03" and row["整改时限"] == "2024-05-03" and row["挂牌督办"] == "否"
-    again = tmp_path / "again.gpkg"
+    again = empty_location(BACKEND, tmp_path, "again.gpkg")
     assert onemap("import", out, "-l", "hazards", "-d", again).exit_code == 0
 
 
@@ -253,17 +259,21 @@ def test_export_empty_layer_warns(data, tmp_path):
 
 
 def test_synthetic_data_is_marked_in_exports(data, tmp_path):
-    GeoPackageStore(data).set_info(DatasetInfo(title="义隆永镇", synthetic=True, notice=SYNTHETIC_NOTICE))
+    open_store(data).set_info(DatasetInfo(title="义隆永镇", synthetic=True, notice=SYNTHETIC_NOTICE))
     assert onemap("export", "accidents", "-o", tmp_path / "a.geojson", "-d", data).exit_code == 0
     assert json.loads((tmp_path / "a.geojson").read_text("utf-8"))["notice"] == SYNTHETIC_NOTICE
     assert onemap("export", "accidents", "-f", "xlsx", "-o", tmp_path / "a.xlsx", "-d", data).exit_code == 0
     book = openpyxl.load_workbook(tmp_path / "a.xlsx")
     assert book.sheetnames == ["交通事故", "说明"] and book["说明"]["A2"].value == SYNTHETIC_NOTICE
-    result = onemap("import", tmp_path / "a.xlsx", "-l", "accidents", "-d", tmp_path / "again.gpkg")
+    result = onemap(
+        "import", tmp_path / "a.xlsx", "-l", "accidents", "-d", empty_location(BACKEND, tmp_path, "again.gpkg")
+    )
     assert result.exit_code == 0 and "other sheets not read" in result.output
 
 
-def test_export_refuses_to_overwrite_the_data_file(data):
+def test_export_refuses_to_overwrite_the_data_file(filled_store, tmp_path):
+    data = tmp_path / "town.gpkg"  # a file, whatever the backend: a database has no file to overwrite
+    migrate(filled_store.location, str(data))
     result = onemap("export", "accidents", "-f", "gpkg", "-o", data, "-d", data)
     assert result.exit_code == 2 and "overwrite the data file" in result.output
-    assert GeoPackageStore(data).count(get_layer("villages")) == 1
+    assert open_store(str(data)).count(get_layer("villages")) == 1

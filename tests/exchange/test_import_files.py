@@ -9,6 +9,7 @@ import geopandas as gpd
 import openpyxl
 import pyogrio
 import pytest
+from backends import BACKEND, empty_location
 from exchange_samples import shared_data
 from shapely.geometry import Point
 
@@ -16,6 +17,7 @@ from exchange.errors import ColumnMismatch, ImportRejected, UnreadableFile
 from exchange.importer import import_file
 from exchange.readers import read_source
 from layers import get_layer
+from store import open_store
 
 ACCIDENTS = get_layer("accidents")
 VILLAGES = get_layer("villages")
@@ -228,10 +230,7 @@ def test_json_list_field_round_trips_through_csv(tmp_path, store):
     assert import_file(store, risk, path).written == 1
     out = tmp_path / "out.csv"
     export_layer(store, risk, out, "csv")
-    again = tmp_path / "again.gpkg"
-    from store import GeoPackageStore
-
-    copy = GeoPackageStore(again)
+    copy = open_store(empty_location(BACKEND, tmp_path, "again.gpkg"))
     import_file(copy, risk, out)
     original, back = store.read(risk).iloc[0], copy.read(risk).iloc[0]
     assert json.loads(back["substances"]) == json.loads(original["substances"])

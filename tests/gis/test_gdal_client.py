@@ -20,7 +20,6 @@ from shapely.geometry import box
 from layers import LAYERS
 from onemap.settings import DEMO_GPKG
 from store import GeoPackageStore
-from store.base import is_database_url
 from store.users import UserStore
 
 PASSWORD = "gis client password"
@@ -46,10 +45,8 @@ def demo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request, demo_copy: Path) -> Iterator[str]:
     """The service over the copy, or over PostgreSQL holding it, on a free loopback port."""
-    with town_on(request.param, demo_copy) as location:
-        database = {"ONEMAP_DATABASE_URL": location} if is_database_url(location) else {}
-        with running_service(demo_copy, **database) as url:
-            yield url
+    with town_on(request.param, demo_copy) as location, running_service(location) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

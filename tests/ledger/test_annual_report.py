@@ -4,12 +4,11 @@ events of a ledger built step by step; the XLSX and HTML carry them."""
 from __future__ import annotations
 
 import io
-import shutil
-import sqlite3
 from collections import Counter
 from datetime import date, datetime
 
 import openpyxl
+from backends import BACKEND, town_copy
 from outside_tools import need_tool
 from typer.testing import CliRunner
 
@@ -20,22 +19,21 @@ from layers.vocab import SupervisionLevel
 from ledger.annual import build
 from onemap.cli import app
 from onemap.settings import DEMO_GPKG
-from store import GeoPackageStore
+from store import open_store
 from store.ledger import LedgerStore
 
 REPORT_DAY = "2025-12-10"
 
 
 def test_the_demo_year_matches_a_count_from_the_stored_dates(tmp_path):
-    data = tmp_path / "town.gpkg"
-    shutil.copy(DEMO_GPKG, data)
-    result = CliRunner().invoke(app, ["report", "annual", "--year", "2025", "-o", str(tmp_path), "--data", str(data)])
+    data = town_copy(BACKEND, DEMO_GPKG, tmp_path)
+    result = CliRunner().invoke(app, ["report", "annual", "--year", "2025", "-o", str(tmp_path), "--data", data])
     assert result.exit_code == 0, result.output
-    with sqlite3.connect(data) as db:
-        names = dict(db.execute("SELECT code, name FROM villages"))
-        rows = db.execute(
-            "SELECT village_code, status, discovered_on, closed_on, accepted_on, deadline, supervised FROM hazards"
-        ).fetchall()
+    store = open_store(data)
+    villages = store.read(LAYERS["villages"])
+    names = dict(zip(villages["code"], villages["name"], strict=True))
+    columns = ["village_code", "status", "discovered_on", "closed_on", "accepted_on", "deadline", "supervised"]
+    rows = store.read(LAYERS["hazards"])[columns].astype(object).itertuples(index=False)
     expected: dict[str, Counter] = {}
     for village, status, found, closed, accepted, deadline, supervised in rows:
         c = expected.setdefault(names[village], Counter())
@@ -62,11 +60,10 @@ def test_the_demo_year_matches_a_count_from_the_stored_dates(tmp_path):
 
 
 def test_a_ledger_built_step_by_step_matches_a_count_from_its_events(tmp_path):
-    data = tmp_path / "town.gpkg"
-    shutil.copy(DEMO_GPKG, data)
-    GeoPackageStore(data).replace(LAYERS["hazards"], empty_frame(LAYERS["hazards"]))  # only this test's hazards
+    data = town_copy(BACKEND, DEMO_GPKG, tmp_path)
+    open_store(data).replace(LAYERS["hazards"], empty_frame(LAYERS["hazards"]))  # only this test's hazards
     ledger = LedgerStore(data)
-    villages = GeoPackageStore(data).read(LAYERS["villages"])
+    villages = open_store(data).read(LAYERS["villages"])
 
     def start(deadline: str) -> dict:
         return {"measures": "清理", "deadline": deadline}
@@ -136,7 +133,7 @@ def test_a_ledger_built_step_by_step_matches_a_count_from_its_events(tmp_path):
             e["changes"].get("supervised", [0, 0])[1] for e in events
         )
     ledger.close()
-    report = build(GeoPackageStore(data), 2027, "测试镇")
+    report = build(open_store(data), 2027, "测试镇")
     got = report.table.groupby("村")[["发现", "整改销号", "逾期", "未销号", "挂牌督办"]].sum()
     for name, counts in expected.items():
         assert got.loc[name].to_dict() == {k: counts[k] for k in got.columns}, name
@@ -148,9 +145,8 @@ def test_a_ledger_built_step_by_step_matches_a_count_from_its_events(tmp_path):
 
 def test_the_report_prints_to_pdf(tmp_path):
     need_tool("chromium", "Debian: apt-get install chromium")
-    data = tmp_path / "town.gpkg"
-    shutil.copy(DEMO_GPKG, data)
-    args = ["report", "annual", "--year", "2025", "--pdf", "-o", str(tmp_path), "--data", str(data)]
+    data = town_copy(BACKEND, DEMO_GPKG, tmp_path)
+    args = ["report", "annual", "--year", "2025", "--pdf", "-o", str(tmp_path), "--data", data]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     pdf = (tmp_path / "隐患年报-2025.pdf").read_bytes()

@@ -4,7 +4,6 @@ acknowledged write survives a kill -9."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import threading
 import time
@@ -12,6 +11,7 @@ from collections import defaultdict
 
 import httpx2 as httpx
 import pytest
+from backends import BACKEND, town_copy
 from outside_tools import service_process
 
 from onemap.settings import DEMO_GPKG
@@ -29,8 +29,7 @@ PASSWORD = "load test password"
 
 @pytest.fixture
 def data(tmp_path):
-    path = tmp_path / "town.gpkg"
-    shutil.copy(DEMO_GPKG, path)
+    path = town_copy(BACKEND, DEMO_GPKG, tmp_path)
     users = UserStore(path)
     users.add("admin", PASSWORD, "admin")
     users.close()

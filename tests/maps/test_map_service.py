@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import date
 
 import numpy as np
 import pytest
 import shapely
+from backends import BACKEND, settings_for, town_copy
 from fastapi.testclient import TestClient
 
 from analysis.risk_grading import COLOUR_NAMES, COLOURS, grade, village_summary
@@ -29,18 +29,17 @@ from maps.four_colour import FourColour
 from maps.popups import open_hazards, open_hazards_by_feature, popup_html
 from maps.symbols import FOUR_COLOUR_SYMBOLS, SYMBOLS, hazard_state, intersection_treatment
 from maps.viewport import degrees_per_pixel, viewport
-from onemap.settings import DEMO_GPKG, Settings
-from store import GeoPackageStore
+from onemap.settings import DEMO_GPKG
+from store import Store, open_store
 
 SEAT = (120.54, 42.84, 120.556, 42.852)
 TOWN = (120.4, 42.7, 120.7, 43.0)
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> GeoPackageStore:
-    path = tmp_path_factory.mktemp("maps") / "demo.gpkg"
-    shutil.copy(DEMO_GPKG, path)
-    return GeoPackageStore(path)
+def demo(tmp_path_factory) -> Store:
+    path = town_copy(BACKEND, DEMO_GPKG, tmp_path_factory.mktemp("maps"))
+    return open_store(path)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +49,7 @@ def cat(demo) -> Catalog:
 
 @pytest.fixture(scope="module")
 def client(demo) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(_env_file=None, data=demo.path, tianditu_key="k"))) as test_client:
+    with TestClient(create_app(settings_for(demo.location, tianditu_key="k"))) as test_client:
         yield test_client
 
 
@@ -223,7 +222,7 @@ def test_unknown_village_basemap_and_layer_get_a_clear_4xx(client):
 
 
 def test_tianditu_needs_a_key(demo):
-    with TestClient(create_app(Settings(_env_file=None, data=demo.path))) as bare:
+    with TestClient(create_app(settings_for(demo.location))) as bare:
         response = bare.get("/map", params={"basemap": "tianditu"})
         assert response.status_code == 400 and "ONEMAP_TIANDITU_KEY" in response.json()["description"]
 

@@ -1,21 +1,23 @@
-"""The ledger's storage: a step changes the hazard and its history together, or not at all."""
+"""The ledger's storage: a step changes the hazard and its history together, or not at all — on the backend under
+test; what only a GeoPackage file has (GDAL's index triggers, the online backup, older files) on a file."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import threading
 from datetime import datetime
+from pathlib import Path
 
 import pyogrio
 import pytest
 import shapely
+from backends import BACKEND, town_copy
 
 from layers import LAYERS
 from layers.vocab import HazardStatus
 from ledger.workflow import TransitionError
 from onemap.settings import DEMO_GPKG
-from store import GeoPackageStore
+from store import open_store
 from store.gpkg_sql import backup, connect, decode, point_blob
 from store.ledger import HazardNotFound, LedgerStore, StaleVersion
 from store.users import UserStore
@@ -24,10 +26,15 @@ AT = datetime(2026, 11, 2, 10, 0)
 
 
 @pytest.fixture
-def path(tmp_path):
-    target = tmp_path / "town.gpkg"
-    shutil.copy(DEMO_GPKG, target)
-    return target
+def path(tmp_path) -> str:
+    """The demo town on the backend under test."""
+    return town_copy(BACKEND, DEMO_GPKG, tmp_path)
+
+
+@pytest.fixture
+def gpkg(tmp_path) -> Path:
+    """The demo town as a file, whatever the backend."""
+    return Path(town_copy("gpkg", DEMO_GPKG, tmp_path))
 
 
 @pytest.fixture
@@ -41,9 +48,9 @@ def _registered(ledger: LedgerStore) -> int:
     """A general hazard put back to 登记 (the demo's ledger snapshot has none that fresh)."""
     fid = int(ledger._db.execute("SELECT min(fid) FROM hazards WHERE level = 'general'").fetchone()[0])
     ledger._db.execute(
-        "UPDATE hazards SET status = 'registered', supervised = 0, supervision_level = NULL, acceptor = NULL,"
+        "UPDATE hazards SET status = 'registered', supervised = ?, supervision_level = NULL, acceptor = NULL,"
         " accepted_on = NULL, closed_on = NULL WHERE fid = ?",
-        (fid,),
+        (ledger._db.flag(False), fid),
     )
     return fid
 
@@ -64,8 +71,8 @@ def test_a_step_updates_the_hazard_and_appends_its_event(ledger, path):
         (1, "assess", "registered", "assessed")
     ]
     assert history[0]["changes"]["level"] == ["general", "major"] and history[0]["actor"] == "镇安办"
-    # GDAL still reads the file, with the change, and the spatial index is sound.
-    frame = GeoPackageStore(path).read(LAYERS["hazards"])
+    # the layer as the map reads it has the change (on a file: GDAL still reads it, and the spatial index is sound)
+    frame = open_store(path).read(LAYERS["hazards"])
     assert frame.loc[fid, "status"] == "assessed" and frame.loc[fid, "level"] == "major"
     assert ledger.integrity() == "ok"
 
@@ -131,8 +138,8 @@ def test_concurrent_writers_lose_no_update(path):
     check.close()
 
 
-def test_geometry_functions_keep_gdal_spatial_index_right(path):
-    db = connect(path)
+def test_geometry_functions_keep_gdal_spatial_index_right(gpkg):
+    db = connect(gpkg)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     blob = point_blob(120.55, 42.85)
     assert decode(blob).equals_exact(shapely.Point(120.55, 42.85), 0)
@@ -140,14 +147,14 @@ def test_geometry_functions_keep_gdal_spatial_index_right(path):
     minx, maxy = db.execute("SELECT minx, maxy FROM rtree_hazards_geom WHERE id = 1").fetchone()
     assert minx == pytest.approx(120.55) and maxy == pytest.approx(42.85)
     db.close()
-    frame = pyogrio.read_dataframe(path, layer="hazards", fid_as_index=True)
+    frame = pyogrio.read_dataframe(gpkg, layer="hazards", fid_as_index=True)
     assert frame.geometry[1].x == pytest.approx(120.55)
     with pytest.raises(sqlite3.Error):
-        sqlite3.connect(path).execute("UPDATE hazards SET geom = ? WHERE fid = 1", (blob,))  # why the functions exist
+        sqlite3.connect(gpkg).execute("UPDATE hazards SET geom = ? WHERE fid = 1", (blob,))  # why the functions exist
 
 
-def test_backup_while_writing_gives_a_sound_consistent_copy(path, tmp_path):
-    writer = LedgerStore(path)
+def test_backup_while_writing_gives_a_sound_consistent_copy(gpkg, tmp_path):
+    writer = LedgerStore(gpkg)
     fid = _rectifying(writer)
     stop = threading.Event()
 
@@ -161,7 +168,7 @@ def test_backup_while_writing_gives_a_sound_consistent_copy(path, tmp_path):
     thread = threading.Thread(target=write)
     thread.start()
     try:
-        copies = [backup(path, tmp_path / f"copy{k}.gpkg") for k in range(3)]
+        copies = [backup(gpkg, tmp_path / f"copy{k}.gpkg") for k in range(3)]
     finally:
         stop.set()
         thread.join()
@@ -178,14 +185,14 @@ def test_backup_while_writing_gives_a_sound_consistent_copy(path, tmp_path):
         store.close()
 
 
-def test_files_from_older_versions_gain_the_new_columns(path):
-    with sqlite3.connect(path) as db:
+def test_files_from_older_versions_gain_the_new_columns(gpkg):
+    with sqlite3.connect(gpkg) as db:
         db.execute(
             "CREATE TABLE onemap_users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,"
             " village_code TEXT, unit TEXT, display_name TEXT NOT NULL DEFAULT '',"
             " active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL)"
         )  # the table as it was before supervisors had a level
-    users = UserStore(path)
+    users = UserStore(gpkg)
     users.add("banner", "long enough password", "supervisor", level="banner")
     assert users.get("banner").level == "banner"
     users.close()
