@@ -26,7 +26,7 @@ from shapely.geometry import Point
 from analysis.sight import SightRules, obstructing, stopping_sight_m, triangles
 from geo.crs import LOCAL_METRIC, WGS84, transform_geometries
 from geo.junctions import find_junctions
-from geo.network import NetworkParams, build_network
+from geo.network import NetworkParams, RoadNetwork, build_network
 from layers import LAYERS
 from layers.frames import frame_from_properties, properties_of
 from layers.vocab import BuildingUse
@@ -107,18 +107,37 @@ def extract(
     rules: ExtractRules = ExtractRules(),
 ) -> Extraction:
     """The intersections of a road layer (lon/lat in, lon/lat out) as the `intersections` layer, with a report."""
+    attrs, net = road_network(roads, rules)
+    junctions = find_junctions(net, rules.network)
+    records = _describe(junctions, net, attrs, _Context.of(buildings, villages), rules)
+    return assemble(len(roads), net, junctions.raw_count, records, junctions.xy, surveyed, rules)
+
+
+def road_network(roads: gpd.GeoDataFrame, rules: ExtractRules) -> tuple[pd.DataFrame, RoadNetwork]:
+    """Each road's attributes, and the repaired network of the roads in metres (`geo.network.build_network`)."""
     attrs = road_attributes(roads)
     lines = transform_geometries(roads.geometry.to_numpy(), WGS84, LOCAL_METRIC)
-    net = build_network(lines, attrs["grade_separated"].to_numpy(), attrs["key"].to_numpy(), rules.network)
-    junctions = find_junctions(net, rules.network)
-    records = _describe(junctions, net, attrs, _Context(buildings, villages, rules), rules)
-    centres = list(transform_geometries(shapely.points(junctions.xy), LOCAL_METRIC, WGS84)) if records else []
+    return attrs, build_network(lines, attrs["grade_separated"].to_numpy(), attrs["key"].to_numpy(), rules.network)
+
+
+def assemble(
+    road_count: int,
+    net: RoadNetwork,
+    junction_nodes: int,
+    records: list[dict],
+    xy: np.ndarray,
+    surveyed: gpd.GeoDataFrame | None,
+    rules: ExtractRules,
+) -> Extraction:
+    """The layer and report from the described intersections (`xy`: their centres in metres, in the same order),
+    matched against the surveyed ones; the last step of `extract`, shared with the partitioned extraction."""
+    centres = list(transform_geometries(shapely.points(xy), LOCAL_METRIC, WGS84)) if records else []
     parameters = {"rules": asdict(rules)}
     frame, merge = _merge(records, centres, surveyed, rules, json.dumps(parameters, ensure_ascii=False))
     report = {
-        "roads": len(roads),
+        "roads": road_count,
         "repairs": net.repairs.summary(),
-        "junction_nodes": junctions.raw_count,
+        "junction_nodes": junction_nodes,
         "intersections": len(records),
         **merge,
         "sight_obstructed": int(sum(r["sight_obstructed"] for r in records)),
@@ -128,24 +147,25 @@ def extract(
 
 
 class _Context:
-    """What lies around the junctions: built-up areas, schools, markets, village centres and building footprints."""
+    """What lies around the junctions: built-up areas, schools, markets, village centres and building footprints.
 
-    def __init__(self, buildings, villages, rules: ExtractRules) -> None:
-        empty = np.empty(0, dtype=object)
-        self.footprints = empty
-        self.building_ids = np.empty(0, dtype=np.int64)
-        self.by_use: dict[str, shapely.STRtree] = {}
-        centres = []
-        if buildings is not None and len(buildings):
-            self.footprints = transform_geometries(buildings.geometry.to_numpy(), WGS84, LOCAL_METRIC)
-            self.building_ids = buildings.index.to_numpy()
-            use = buildings["use"].astype(str).to_numpy() if "use" in buildings else np.full(len(buildings), "")
-            for kind in (BuildingUse.SCHOOL, BuildingUse.MARKET):
-                self.by_use[kind.value] = shapely.STRtree(self.footprints[use == kind.value])
-        self.tree = shapely.STRtree(self.footprints)
-        if villages is not None and len(villages):
-            centres = _village_centres(villages, buildings, self.footprints)
-        self.villages = shapely.STRtree(np.asarray(centres, dtype=object))
+    `footprints` (metric) and `building_ids` are the buildings a sight triangle or a built-up area may involve;
+    `by_use` the school and market footprints and `village_centres` the centres the distances are measured to.
+    """
+
+    def __init__(self, footprints: np.ndarray, building_ids: np.ndarray, by_use: dict, village_centres) -> None:
+        self.footprints = footprints
+        self.building_ids = building_ids
+        self.by_use: dict[str, shapely.STRtree] = {kind: shapely.STRtree(geoms) for kind, geoms in by_use.items()}
+        self.tree = shapely.STRtree(footprints)
+        self.villages = shapely.STRtree(np.asarray(village_centres, dtype=object))
+
+    @classmethod
+    def of(cls, buildings, villages) -> _Context:
+        """The context of the whole layers, as one process sees them."""
+        footprints, ids, by_use = building_footprints(buildings)
+        centres = _village_centres(villages, buildings, footprints) if villages is not None and len(villages) else []
+        return cls(footprints, ids, by_use, centres)
 
     @staticmethod
     def nearest_m(tree: shapely.STRtree | None, points: np.ndarray) -> list[float | None]:
@@ -157,6 +177,16 @@ class _Context:
         for k, d in zip(near, dist, strict=True):
             out[int(k)] = round(float(d), 1)
         return out
+
+
+def building_footprints(buildings) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Footprints in metres, their fids, and the school and market footprints (none without buildings)."""
+    if buildings is None or not len(buildings):
+        return np.empty(0, dtype=object), np.empty(0, dtype=np.int64), {}
+    footprints = transform_geometries(buildings.geometry.to_numpy(), WGS84, LOCAL_METRIC)
+    use = buildings["use"].astype(str).to_numpy() if "use" in buildings else np.full(len(buildings), "")
+    by_use = {kind.value: footprints[use == kind.value] for kind in (BuildingUse.SCHOOL, BuildingUse.MARKET)}
+    return footprints, buildings.index.to_numpy(), by_use
 
 
 def _settled(footprints: np.ndarray, centres: np.ndarray, rules: ExtractRules) -> np.ndarray:

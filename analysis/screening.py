@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from analysis.routes import SLACK_M, Routes, Snapped, first_per_group, values_of
+from analysis.routes import SLACK_M, Routes, first_per_group, values_of
 from analysis.safety_performance import EbRules, rank_sites
 from geo.crs import LOCAL_METRIC, WGS84, transform_geometries
 from layers import LAYERS
@@ -191,26 +191,52 @@ def run_screening(
 ) -> ScreeningResult:
     """Screen lon/lat (EPSG:4326) layers by the norm, then add the EB second opinion where volume is known."""
     clock = _Clock()
-    crashes = counted(accidents, as_of, rules)
-    xy = _points_xy(crashes.geometry.to_numpy())
-    fatal = (crashes["severity"] == "fatal").to_numpy()
-    fids = crashes.index.to_numpy()
-    road_ids = crashes["road_id"].to_numpy() if "road_id" in crashes else np.full(len(crashes), None)
+    crashes = _Crashes.of(accidents, as_of, rules)
     clock.lap("counted")
 
     network = Routes(roads, rules.high_grade_classes)
     clock.lap("network")
-    snapped = network.snap(xy, road_ids, rules.max_snap_m)
-    placed = snapped.piece >= 0
-    part = np.full(len(crashes), -1)
-    pos = np.full(len(crashes), np.nan)
-    part[placed], pos[placed] = network.locate(snapped.piece[placed], xy[placed])
-    unplaced = _unplaced(network, xy, fids, road_ids, snapped, rules)
+    piece = network.snap(crashes.xy, crashes.road_ids, rules.max_snap_m).piece
     clock.lap("snap")
 
-    junctions = _Junctions(intersections, network, rules)
-    near = _crashes_near_junctions(xy, junctions, rules.eb.intersection_radius_m)
-    used = np.zeros(len(crashes), dtype=bool)
+    junction_xy = _points_xy(intersections.geometry.to_numpy())
+    legs = network.legs(_points(junction_xy), rules.leg_tolerance_m)
+    road_high = network.route_high[network.route_of_road]
+    junctions = _Junctions(intersections, junction_xy, legs, road_high, network.aadt, rules)
+    near = _crashes_near_junctions(crashes.xy, junctions, rules.eb.intersection_radius_m)
+    return screen_placed(crashes, network, piece, junctions, near, intersections, rules, clock)
+
+
+@dataclass
+class _Crashes:
+    """The crashes that count, as arrays: metric x, y (NaN: no location), fatal or not, fid, road_id on record."""
+
+    xy: np.ndarray
+    fatal: np.ndarray
+    fids: np.ndarray
+    road_ids: np.ndarray
+
+    @classmethod
+    def of(cls, accidents: pd.DataFrame, as_of: date, rules: Rules) -> _Crashes:
+        crashes = counted(accidents, as_of, rules)
+        road_ids = crashes["road_id"].to_numpy() if "road_id" in crashes else np.full(len(crashes), None)
+        fatal = (crashes["severity"] == "fatal").to_numpy()
+        return cls(_points_xy(crashes.geometry.to_numpy()), fatal, crashes.index.to_numpy(), road_ids)
+
+
+def screen_placed(
+    crashes: _Crashes, network: Routes, piece, junctions: _Junctions, near, intersections, rules: Rules, clock: _Clock
+) -> ScreeningResult:
+    """The screening once every crash is placed (`piece`: its road piece in `network`, −1: not placed) and every
+    junction read (`near`: `_crashes_near_junctions`): the rest of `run_screening`, shared with the partitioned
+    screening (analysis.partitioned_screening)."""
+    xy, fatal, fids, road_ids = crashes.xy, crashes.fatal, crashes.fids, crashes.road_ids
+    placed = piece >= 0
+    part = np.full(len(fids), -1)
+    pos = np.full(len(fids), np.nan)
+    part[placed], pos[placed] = network.locate(piece[placed], xy[placed])
+    unplaced = _unplaced(network, xy, fids, road_ids, piece, rules)
+    used = np.zeros(len(fids), dtype=bool)
     findings = _intersection_spots(near, fatal, fids, used, junctions, intersections, rules)
     clock.lap("intersection_spots")
     for kind, ordinary, high in (
@@ -221,7 +247,7 @@ def run_screening(
         findings += _route_windows(network, part, pos, fatal, fids, used, window, kind, rules)
     clock.lap("route_windows")
 
-    sites, site_row, notes = _eb_sites(near, fatal, snapped.piece, network, junctions, rules)
+    sites, site_row, notes = _eb_sites(near, fatal, piece, network, junctions, rules)
     _attach_eb(findings, fids, fatal, site_row, sites, rules)
     clock.lap("empirical_bayes")
 
@@ -257,9 +283,17 @@ def _points_xy(geoms: np.ndarray) -> np.ndarray:
     return xy
 
 
-def _unplaced(network: Routes, xy, fids, road_ids, snapped: Snapped, rules: Rules) -> list[Unplaced]:
+def _points(xy: np.ndarray) -> np.ndarray:
+    """Points from metric x, y; None where there is no location."""
+    points = np.full(len(xy), None, dtype=object)
+    valid = np.isfinite(xy).all(axis=1)
+    points[valid] = shapely.points(xy[valid])
+    return points
+
+
+def _unplaced(network: Routes, xy, fids, road_ids, piece, rules: Rules) -> list[Unplaced]:
     """Why each crash that was not placed is not: no location, or no road within the snap distance."""
-    missing = np.flatnonzero(snapped.piece < 0)
+    missing = np.flatnonzero(piece < 0)
     located = np.isfinite(xy[missing]).all(axis=1)
     nearest = np.full(len(missing), np.nan)
     nearest[located] = network.nearest_distance(xy[missing[located]])
@@ -282,32 +316,35 @@ def _unplaced(network: Routes, xy, fids, road_ids, snapped: Snapped, rules: Rule
 
 
 class _Junctions:
-    """Intersection centres in metres with their legs' facts: on a 高速/一级 route?, leg count, volumes."""
+    """Intersection centres in metres with their legs' facts: on a 高速/一级 route?, leg count, volumes.
 
-    def __init__(self, intersections: pd.DataFrame, network: Routes, rules: Rules) -> None:
+    `xy`: the centres in metres (`_points_xy`); `legs`: (junction, road, legs) for each road at a junction, as
+    `Routes.legs` gives them; `road_high` and `road_aadt`, per road: whether its route is 高速/一级, and its AADT.
+    """
+
+    def __init__(self, intersections: pd.DataFrame, xy, legs, road_high, road_aadt, rules: Rules) -> None:
         n = len(intersections)
         self.fids = intersections.index.to_numpy()
-        self.xy = _points_xy(intersections.geometry.to_numpy())
+        self.xy = xy
         self.valid = np.isfinite(self.xy).all(axis=1)
-        self.points = np.full(n, None, dtype=object)
-        self.points[self.valid] = shapely.points(self.xy[self.valid])
-        junction, road, legs = network.legs(self.points, rules.leg_tolerance_m)
+        self.points = _points(xy)
+        junction, road, legs = legs
         self.high = np.zeros(n, dtype=bool)
-        np.logical_or.at(self.high, junction, network.route_high[network.route_of_road[road]])
+        np.logical_or.at(self.high, junction, road_high[road])
         self.radius = np.where(self.high, rules.high_junction_radius_m, rules.spot_radius_m)
         given_legs = pd.to_numeric(pd.Series(values_of(intersections, "legs")), errors="coerce").to_numpy(dtype=float)
         counted_legs = np.bincount(junction, weights=legs, minlength=n).astype(float)
         self.legs = np.where(np.isnan(given_legs), counted_legs, given_legs)
         control = values_of(intersections, "control")
         self.control = np.where(pd.isna(control), "none", control).astype(object)  # the layer's default
-        self.major_aadt, self.minor_aadt, self.volume_from_legs = self._volumes(intersections, junction, road, network)
+        volumes = self._volumes(intersections, junction, road_aadt[road])
+        self.major_aadt, self.minor_aadt, self.volume_from_legs = volumes
 
-    def _volumes(self, intersections, junction, road, network) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _volumes(self, intersections, junction, leg_aadt) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The layer's major/minor AADT; where null and every leg has AADT, the legs' largest and smallest."""
         major = pd.to_numeric(pd.Series(values_of(intersections, "major_aadt")), errors="coerce").to_numpy(dtype=float)
         minor = pd.to_numeric(pd.Series(values_of(intersections, "minor_aadt")), errors="coerce").to_numpy(dtype=float)
         n = len(major)
-        leg_aadt = network.aadt[road]
         known = np.ones(n, dtype=bool)
         np.logical_and.at(known, junction, ~np.isnan(leg_aadt))
         has_legs = np.bincount(junction, minlength=n) >= 2

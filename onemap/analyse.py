@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +22,11 @@ analyse_app = typer.Typer(
 AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="count the three years before this date, YYYY-MM-DD (default: today)")
 ]
+DaskOption = Annotated[
+    str | None,
+    typer.Option(help="run partition by partition on Dask: 'local' (this machine's cores) or tcp://host:port"),
+]
+PartitionsOption = Annotated[int | None, typer.Option(help="spatial partitions for --dask (default 4 per worker)")]
 
 
 def _day(as_of: str | None) -> date:
@@ -53,6 +60,8 @@ def intersections(
     consolidate_m: Annotated[float, typer.Option(help="junction nodes this close are one intersection")] = 15.0,
     snap_m: Annotated[float, typer.Option(help="a dangling road end this close to another road joins it")] = 2.0,
     crs: Annotated[str | None, typer.Option(help="CRS of --roads when the file declares none, e.g. 4549")] = None,
+    dask: DaskOption = None,
+    partitions: PartitionsOption = None,
     data: DataOption = None,
 ) -> None:
     """Extract the at-grade intersections from the road lines and store them as the intersections layer."""
@@ -66,8 +75,11 @@ def intersections(
         raise _fail(str(exc)) from None
     store = _store(data)
     lines = _read_roads(roads, crs) if roads else None
-    with console.status("提取平交路口 extracting intersections…"):
-        extraction = runs.intersections(store, rules, lines)
+    if dask:
+        extraction = _intersections_on_dask(store, rules, lines, dask, partitions)
+    else:
+        with console.status("提取平交路口 extracting intersections…"):
+            extraction = runs.intersections(store, rules, lines)
     report = extraction.report
     table = Table(title="农村公路平交路口提取 intersection extraction")
     table.add_column("项目 item")
@@ -131,15 +143,34 @@ def _inside_area(frame, path: Path):
     return frame
 
 
+def _intersections_on_dask(store, rules, lines, scheduler: str, partitions: int | None):
+    """The intersections extracted partition by partition on a Dask cluster, stored as one process stores them."""
+    from analysis.partitioned_intersections import intersections_on
+
+    with _dask(scheduler) as client, console.status(f"Dask: 提取平交路口 extracting intersections on {scheduler}…"):
+        found = intersections_on(store, client, rules, lines, partitions=partitions)
+    console.print(
+        f"Dask ({scheduler}): {found.extraction.report['junction_nodes']:,} junction nodes in {found.partitions} "
+        f"partitions, overlap {found.overlap_m:.0f} m, {sum(found.halo):,} halo edges and buildings; "
+        f"{found.across:,} intersections read across a partition edge, {found.widened} halos widened"
+    )
+    return found.extraction
+
+
 @analyse_app.command("blackspots")
-def blackspots(as_of: AsOfOption = None, data: DataOption = None) -> None:
+def blackspots(
+    as_of: AsOfOption = None, dask: DaskOption = None, partitions: PartitionsOption = None, data: DataOption = None
+) -> None:
     """Screen the accidents for 事故多发点段 and store them as the accident_segments layer."""
     from analysis import runs
     from layers.vocab import SpotClass, SpotKind
 
     day = _day(as_of)
-    with console.status("筛查事故多发点段 screening…"):
-        result, _ = runs.blackspots(_store(data), day)
+    if dask:
+        result = _blackspots_on_dask(_store(data), day, dask, partitions)
+    else:
+        with console.status("筛查事故多发点段 screening…"):
+            result, _ = runs.blackspots(_store(data), day)
     for f in result.findings:
         where = (
             f"路口 {f.intersection_fid}" if f.intersection_fid else f"{f.route_code} {f.start_m:.0f}–{f.end_m:.0f} m"
@@ -157,6 +188,19 @@ def blackspots(as_of: AsOfOption = None, data: DataOption = None) -> None:
         console.print(f"  · 事故 {u.fid}: {u.detail}")
     for note in result.notes:
         console.print(f"  note: {note}")
+
+
+def _blackspots_on_dask(store, day: date, scheduler: str, partitions: int | None):
+    """The screening with crashes placed and junctions read partition by partition on a Dask cluster."""
+    from analysis.partitioned_screening import blackspots_on
+
+    with _dask(scheduler) as client, console.status(f"Dask: 筛查事故多发点段 screening on {scheduler}…"):
+        found, _ = blackspots_on(store, day, client, partitions=partitions)
+    console.print(
+        f"Dask ({scheduler}): crashes and junctions in {found.partitions} partitions, overlap {found.overlap_m:.0f} m, "
+        f"{sum(found.halo):,} halo roads and crashes; {found.across:,} junction–crash pairs across a partition edge"
+    )
+    return found.result
 
 
 @analyse_app.command("nkde")
@@ -263,7 +307,7 @@ def fire(
             help="find the too-close building pairs on Dask: 'local' (this machine's cores) or tcp://host:port"
         ),
     ] = None,
-    partitions: Annotated[int | None, typer.Option(help="spatial partitions for --dask (default 4 per worker)")] = None,
+    partitions: PartitionsOption = None,
     data: DataOption = None,
 ) -> None:
     """Fire lanes, who a blockage cuts off, response coverage, fire separation and old settlements ranked."""
@@ -308,25 +352,34 @@ def fire(
 
 def _pairs_on_dask(store, scheduler: str, partitions: int | None):
     """The too-close pairs found partition by partition on a Dask cluster (a local one, or at an address)."""
-    from dask.distributed import Client
-
-    from analysis.partitioned import local_client, too_close_pairs_partitioned
+    from analysis.partitioned import too_close_pairs_partitioned
     from layers import LAYERS
 
     buildings = store.read(LAYERS["buildings"])
-    try:
-        client = local_client() if scheduler == "local" else Client(scheduler, timeout="10s", set_as_default=False)
-    except OSError as exc:
-        raise typer.BadParameter(
-            f"cannot reach the Dask scheduler at {scheduler}: {exc}", param_hint="--dask"
-        ) from None
-    with client, console.status(f"Dask: 防火间距 fire separation on {scheduler}…"):
+    with _dask(scheduler) as client, console.status(f"Dask: 防火间距 fire separation on {scheduler}…"):
         found = too_close_pairs_partitioned(buildings, client, partitions=partitions)
     console.print(
         f"Dask ({scheduler}): {len(buildings):,} buildings in {found.partitions} partitions, overlap "
         f"{found.overlap_m:.0f} m, {sum(found.halo):,} halo buildings; {len(found.pairs):,} pairs too close"
     )
     return found.pairs
+
+
+@contextlib.contextmanager
+def _dask(scheduler: str) -> Iterator:
+    """A Dask client: on a LocalCluster of this machine's cores ('local') or at a scheduler's address; closed after."""
+    from dask.distributed import Client
+
+    from analysis.partitioned import local_client
+
+    try:
+        client = local_client() if scheduler == "local" else Client(scheduler, timeout="10s", set_as_default=False)
+    except OSError as exc:
+        raise typer.BadParameter(
+            f"cannot reach the Dask scheduler at {scheduler}: {exc}", param_hint="--dask"
+        ) from None
+    with client:
+        yield client
 
 
 @analyse_app.command("risk")
