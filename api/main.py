@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # for a database, through the stores' own connections).
         store.ensure_tables(LAYERS.values())
         app.state.catalog = Catalog.load(store)
+        app.state.store = store  # vector tiles on PostgreSQL may be written by the database (api/tile_encoders.py)
         app.state.ledger = LedgerStore(settings.location)
         app.state.users = UserStore(settings.location)
         app.state.reports = ReportStore(settings.location, app.state.ledger)
@@ -51,6 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ledger.close()
         app.state.users.close()
         app.state.reports.close()
+        close = getattr(store, "close", None)  # connections a PostGIS store keeps for tiles
+        if close is not None:
+            close()
 
     app = FastAPI(
         title="onemap 一张图",

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx2 as httpx
 
+from store.base import is_database_url
+
 
 def free_port() -> int:
     """A TCP port on the loopback interface that nothing listens on now."""
@@ -57,9 +59,11 @@ def http_server(cmd: list[str], env: dict[str, str], port: int, ready: str = "/h
 
 
 @contextmanager
-def onemap_server(data: Path) -> Iterator[dict[str, Any]]:
-    """`onemap serve` over `data` on a free loopback port, until /healthz answers."""
+def onemap_server(data: Path | str, **settings: str) -> Iterator[dict[str, Any]]:
+    """`onemap serve` over `data` (a GeoPackage, or a postgresql:// URL) on a free loopback port, with further
+    settings as keyword arguments (`tile_encoder="memory"` is ONEMAP_TILE_ENCODER=memory), until /healthz answers."""
     port = free_port()
-    env = {**os.environ, "ONEMAP_DATA": str(data)}
+    env = {**os.environ, **{f"ONEMAP_{name.upper()}": value for name, value in settings.items()}}
+    env["ONEMAP_DATABASE_URL" if is_database_url(data) else "ONEMAP_DATA"] = str(data)
     with http_server([sys.executable, "-m", "onemap", "serve", "--port", str(port)], env, port) as server:
         yield server

@@ -26,6 +26,8 @@ SCRIPTS = (
     "vendor/leaflet-groupedlayercontrol/leaflet.groupedlayercontrol.min.js",
     "onemap/onemap.js",
 )
+#: Loaded (before onemap.js) only by a page that draws a layer from vector tiles, which an export never does.
+TILE_SCRIPTS = ("vendor/protomaps-leaflet/protomaps-leaflet.js",)
 STYLES = (
     "vendor/leaflet/leaflet.css",
     "vendor/leaflet.markercluster/MarkerCluster.css",
@@ -48,9 +50,11 @@ def url_of(asset: str, base: str = "") -> str:
     return f"{base}{STATIC_URL}/{asset}"
 
 
-def folium_lists(base: str = "") -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(default_js, default_css) in folium's (name, url) form, pointing at our own copies."""
-    js = [(Path(a).stem, url_of(a, base)) for a in SCRIPTS]
+def folium_lists(base: str = "", *, tiles: bool = False) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(default_js, default_css) in folium's (name, url) form, pointing at our own copies; with `tiles`, the vector
+    tile renderer too."""
+    scripts = [*SCRIPTS[:-1], *TILE_SCRIPTS, SCRIPTS[-1]] if tiles else SCRIPTS
+    js = [(Path(a).stem, url_of(a, base)) for a in scripts]
     css = [(Path(a).stem + "_css", url_of(a, base)) for a in STYLES]
     return js, css
 

@@ -1,7 +1,8 @@
 """Build a map view as a Folium page: the frame (controls, overlays, legend slots) and the config for onemap.js.
 
-The page carries no features of its own when served: onemap.js fetches what is in view. A standalone export
-embeds the features and inlines every asset, so the same page works from `file://` with no network.
+The page carries no features of its own when served: onemap.js fetches what is in view, and draws a layer too large
+for that from its vector tiles (maps/tiling.py). A standalone export embeds the features and inlines every asset,
+so the same page works from `file://` with no network.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from layers.base import SYNTHETIC_NOTICE
 from maps import assets
 from maps.basemaps import Basemap
 from maps.symbols import SYMBOLS, Symbol
+from maps.tiling import tile_url, tiled_layers
 from maps.views import GROUPS, VIEWS, View
 
 #: Radius of the "what is near the incident" query in the emergency view.
@@ -45,6 +47,10 @@ class PageRequest:
     symbols: Mapping[str, Symbol] = field(default_factory=dict)
     #: Where the page fetches features from: the view's own endpoint when it draws some layers its own way.
     data_path: str = "/map/data"
+    #: A layer with more features than this is drawn from its vector tiles; None: never (the standalone export).
+    tiles_above: int | None = None
+    #: Lines said under the page's title (what a standalone export left out, and why).
+    notes: tuple[str, ...] = ()
 
 
 def render(cat: Catalog, req: PageRequest, *, extra_html: str = "") -> str:
@@ -59,7 +65,8 @@ def render(cat: Catalog, req: PageRequest, *, extra_html: str = "") -> str:
         max_zoom=19,
         min_zoom=5,
     )
-    m.default_js, m.default_css = assets.folium_lists(base)
+    tiled = _tiled(cat, req)
+    m.default_js, m.default_css = assets.folium_lists(base, tiles=bool(tiled))
     for tiles in req.basemap.tiles:
         layer = folium.TileLayer(
             tiles=tiles.url,
@@ -88,6 +95,7 @@ def render(cat: Catalog, req: PageRequest, *, extra_html: str = "") -> str:
                 "symbol": symbol.client(),
                 "legend": symbol.legend(),
                 "fixedLegend": overlay.layer_id in req.symbols,
+                "tiles": tile_url(base, overlay.layer_id) if overlay.layer_id in tiled else None,
             }
         )
     control = plugins.GroupedLayerControl(
@@ -119,6 +127,13 @@ def render(cat: Catalog, req: PageRequest, *, extra_html: str = "") -> str:
     return root.render()
 
 
+def _tiled(cat: Catalog, req: PageRequest) -> frozenset[str]:
+    """The layers this page draws from vector tiles: none in an export, nor over GCJ-02 (AMap) backgrounds."""
+    if req.tiles_above is None or req.embedded is not None or req.basemap.gcj02:
+        return frozenset()
+    return tiled_layers(cat, req.view, above=req.tiles_above, own_symbols=req.symbols)
+
+
 def _bounds(cat: Catalog, village_fid: int | None) -> tuple[float, float, float, float]:
     villages = cat["villages"]
     if village_fid is not None:
@@ -145,6 +160,7 @@ def _config(cat: Catalog, req: PageRequest, specs: list[dict], bounds: tuple) ->
         "title": view.title + (f" · {village['name']}" if village else ""),
         "audience": view.audience,
         "notice": SYNTHETIC_NOTICE if cat.info.synthetic else "",
+        "notes": list(req.notes),
         "dataUrl": f"{base}{req.data_path}",
         "popupUrl": f"{base}/map/popup",
         "searchUrl": f"{base}/map/search",

@@ -1,7 +1,8 @@
 """How each layer is drawn on the one map: the category a feature falls in, its colour, and the legend that explains it.
 
 The category is computed on the server (a plain key per feature), so the browser only looks colours up; the legend
-is built from the same table, so a colour on the map always has a line in the legend.
+is built from the same table, so a colour on the map always has a line in the legend. A layer whose category is
+one property's value (`category_field`) can also be drawn from its vector tiles: the browser reads that property.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class Symbol:
     colors: Mapping[str, str]
     labels: Mapping[str, str]
     category: Callable[[Mapping[str, Any]], str] | None = None
+    #: The property whose value is the category (instead of `category`), and the key when it is missing.
+    category_field: str | None = None
+    fallback: str = ""
     glyphs: Mapping[str, str] = field(default_factory=dict)
     radius: float = 6
     weight: float = 2
@@ -55,7 +59,22 @@ class Symbol:
 
     def key(self, props: Mapping[str, Any]) -> str:
         """The category of one feature ("" when the layer has a single style)."""
-        return self.category(props) if self.category else ""
+        if self.category is not None:
+            return self.category(props)
+        if self.category_field is not None:
+            return str(props.get(self.category_field) or self.fallback)
+        return ""
+
+    @property
+    def categorised(self) -> bool:
+        """Whether features fall into categories (else the layer has one style)."""
+        return self.category is not None or self.category_field is not None
+
+    @property
+    def tileable(self) -> bool:
+        """Whether the browser can draw the layer from its vector tiles as it draws it from GeoJSON: single-styled or
+        keyed by one property, and drawn as areas, lines or circles (not clustered markers or icons)."""
+        return self.category is None and self.shape != "icon" and not self.cluster
 
     def legend(self) -> list[dict[str, str]]:
         """Legend rows: category key, colour, label and, for icons, the glyph."""
@@ -74,13 +93,11 @@ class Symbol:
             "weight": self.weight,
             "fillOpacity": self.fill_opacity,
             "minZoom": self.min_zoom,
+            "field": self.category_field,
+            "fallback": self.fallback,
             "cluster": self.cluster,
             "heat": self.heat,
         }
-
-
-def _field(name: str) -> Callable[[Mapping[str, Any]], str]:
-    return lambda props: str(props.get(name) or "")
 
 
 def intersection_treatment(props: Mapping[str, Any]) -> str:
@@ -106,10 +123,6 @@ TREATMENT_LABELS = {
     "signs": "仅标志（停车/减速让行）",
     "none": "无任何设施",
 }
-
-
-def _lane_status(props: Mapping[str, Any]) -> str:
-    return str(props.get("status") or "passable")
 
 
 def _obstruction_state(props: Mapping[str, Any]) -> str:
@@ -163,7 +176,7 @@ SYMBOLS: dict[str, Symbol] = {
             "line",
             {c.value: LAYERS["roads"].style.colors.get(c.value, "#969696") for c in AdminClass},
             {c.value: f"{c.label}" + (f"（{c.value}）" if c.value != "street" else "") for c in AdminClass},
-            category=_field("admin_class"),
+            category_field="admin_class",
             weight=2.5,
         ),
         Symbol(
@@ -187,7 +200,7 @@ SYMBOLS: dict[str, Symbol] = {
             "circle",
             {s.value: LAYERS["accidents"].style.colors[s.value] for s in Severity},
             Severity.labels(),
-            category=_field("severity"),
+            category_field="severity",
             radius=4,
             cluster=True,
             heat=True,
@@ -197,7 +210,7 @@ SYMBOLS: dict[str, Symbol] = {
             "line",
             {c.value: LAYERS["accident_segments"].style.colors[c.value] for c in SpotClass},
             {c.value: f"{c.label}事故多发点段" for c in SpotClass},
-            category=_field("grade"),
+            category_field="grade",
             weight=8,
             fill_opacity=0.35,
         ),
@@ -206,7 +219,7 @@ SYMBOLS: dict[str, Symbol] = {
             "line",
             {d.value: LAYERS["crash_density"].style.colors[d.value] for d in DensityLevel},
             {d.value: f"事故核密度：{d.label}" for d in DensityLevel},
-            category=_field("level"),
+            category_field="level",
             weight=5,
         ),
         Symbol(
@@ -222,7 +235,7 @@ SYMBOLS: dict[str, Symbol] = {
             "circle",
             {r.value: LAYERS["risk_sources"].style.colors[r.value] for r in RiskLevel},
             {r.value: f"{r.label}（{'红橙黄蓝'[i]}）" for i, r in enumerate(RiskLevel)},
-            category=_field("level"),
+            category_field="level",
             radius=8,
             heat=True,
         ),
@@ -231,7 +244,8 @@ SYMBOLS: dict[str, Symbol] = {
             "line",
             {s.value: LAYERS["fire_lanes"].style.colors[s.value] for s in LaneStatus},
             {s.value: f"消防车通道：{s.label}" for s in LaneStatus},
-            category=_lane_status,
+            category_field="status",
+            fallback="passable",
             weight=5,
         ),
         Symbol(
@@ -247,7 +261,7 @@ SYMBOLS: dict[str, Symbol] = {
             "line",
             {b.value: LAYERS["response_bands"].style.colors[b.value] for b in ResponseBand},
             {b.value: f"消防车到场：{b.label}" for b in ResponseBand},
-            category=_field("band"),
+            category_field="band",
             weight=4,
         ),
         Symbol(
@@ -255,7 +269,7 @@ SYMBOLS: dict[str, Symbol] = {
             "circle",
             {r.value: LAYERS["cut_off"].style.colors[r.value] for r in CutOffReason},
             {r.value: f"通道堵塞：{r.label}" for r in CutOffReason},
-            category=_field("reason"),
+            category_field="reason",
             radius=7,
         ),
         Symbol(
@@ -263,7 +277,7 @@ SYMBOLS: dict[str, Symbol] = {
             "area",
             {c.value: LAYERS["fire_clusters"].style.colors[c.value] for c in ClusterSize},
             {c.value: f"防火间距不足连片：{c.label}" for c in ClusterSize},
-            category=_field("size"),
+            category_field="size",
             weight=1,
             fill_opacity=0.45,
         ),
@@ -272,7 +286,7 @@ SYMBOLS: dict[str, Symbol] = {
             "area",
             {v.value: LAYERS["risk_surface"].style.colors[v.value] for v in SurfaceLevel},
             {v.value: f"综合风险：{v.label}" for v in SurfaceLevel},
-            category=_field("level"),
+            category_field="level",
             weight=0.5,
             fill_opacity=0.5,
         ),
@@ -281,7 +295,7 @@ SYMBOLS: dict[str, Symbol] = {
             "icon",
             {k.value: LAYERS["emergency_resources"].style.colors[k.value] for k in ResourceKind},
             ResourceKind.labels(),
-            category=_field("kind"),
+            category_field="kind",
             glyphs=RESOURCE_GLYPHS,
         ),
         Symbol(

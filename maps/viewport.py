@@ -119,7 +119,7 @@ def _grid(data: LayerData, fids: np.ndarray, zoom: float, shift: bool) -> list[d
     keys = np.floor(xy / cell).astype(np.int64)
     symbol = SYMBOLS[data.layer.id]
     weights = HEAT_WEIGHTS.get(data.layer.id)
-    if weights and symbol.category is not None:
+    if weights and symbol.categorised:
         categories = [symbol.key(r) for r in rows.drop(columns=rows.geometry.name).to_dict(orient="records")]
         w = np.array([weights.get(k, 0.3) for k in categories])
     else:

@@ -41,6 +41,18 @@ class Settings(BaseSettings):
     token_minutes: int = Field(480, ge=1, le=10_080, description="how long a sign-in lasts (minutes)")
     report_limit: int = Field(5, ge=1, le=1000, description="public reports per address every ten minutes")
     max_photo_bytes: int = Field(8 * 2**20, ge=2**16, le=2**30, description="largest photo accepted (bytes)")
+    tile_encoder: Literal["auto", "memory", "database"] = Field(
+        "auto",
+        description="who writes vector tiles when serving from PostgreSQL: auto (PostGIS's ST_AsMVT where the "
+        "benchmark found it faster, see api/tile_encoders.py), memory (always the in-process encoder) or database "
+        "(always ST_AsMVT); a GeoPackage is always encoded in process",
+    )
+    map_tiles_above: int = Field(
+        10_000,
+        ge=0,
+        description="a map view draws a layer with more features than this from its vector tiles, not as GeoJSON "
+        "(the standalone export always embeds)",
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 

@@ -9,16 +9,20 @@ The tables themselves are made by the migrations (`store.migrations`, `onemap db
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import geopandas as gpd
+import mercantile
 import numpy as np
 import pandas as pd
 import psycopg
 import shapely
+from psycopg_pool import ConnectionPool
 
 from geo.crs import WGS84
+from geo.tiles import lonlat_bounds
 from layers import Layer
 from layers.frames import coerce, empty_frame
 from store.base import DatasetInfo, StoreError
@@ -33,6 +37,11 @@ from store.postgis_sql import (
     split_url,
     sql_value,
 )
+from store.postgis_tiles import mvt_sql
+
+#: Connections kept for vector tiles: a tile is one short query, and opening a connection costs more than it.
+TILE_CONNECTIONS = 4
+GENERIC_PLANS = "-c plan_cache_mode=force_generic_plan"
 
 
 class PostGISStore:
@@ -44,6 +53,15 @@ class PostGISStore:
             self.conninfo, self.schema = split_url(url)
         except ValueError as exc:
             raise StoreError(str(exc)) from None
+        self._pool: ConnectionPool | None = None
+        self._pool_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the connections kept for tiles (the others are opened and closed per call)."""
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
 
     # -- connections ----------------------------------------------------------------------------------------------
 
@@ -117,8 +135,10 @@ class PostGISStore:
                 cur.execute(f'SELECT {", ".join(select_list(layer))} FROM "{layer.id}" ORDER BY fid')
                 rows = cur.fetchall()
         fields = list(layer.fields)
-        if not rows:
-            return empty_frame(layer)
+        if not rows:  # an empty table reads as the GeoPackage's does: no rows, an int64 index named fid
+            frame = empty_frame(layer)
+            frame.index = pd.Index([], dtype=np.int64, name="fid")
+            return frame
         data = list(zip(*rows, strict=True))
         frame = pd.DataFrame(
             {name: np.asarray(data[i + 1], dtype=object) for i, name in enumerate(fields)},
@@ -175,6 +195,39 @@ class PostGISStore:
             if missing:
                 raise StoreError(f"layer {layer.id!r} has no features with fid {missing}; nothing was deleted")
             conn.execute(f'DELETE FROM "{layer.id}" WHERE fid = ANY(%s)', (wanted,))
+
+    def mvt(self, layer: Layer, tile: mercantile.Tile, *, fids: Sequence[int] | None = None) -> bytes:
+        """The layer's features meeting `tile` as a Mapbox Vector Tile made by PostGIS (`store.postgis_tiles`), from
+        the committed rows; only the ids `fids` when given (the ledger as one user may see it). Empty bytes when no
+        feature meets the tile."""
+        west, south, east, north = lonlat_bounds(tile)
+        params = {"z": tile.z, "x": tile.x, "y": tile.y, "name": layer.id}
+        params |= {"west": west, "south": south, "east": east, "north": north}
+        if fids is not None:
+            params["fids"] = [int(f) for f in fids]
+        try:
+            with self._tile_pool().connection() as conn:
+                row = conn.execute(mvt_sql(layer, only=fids is not None), params, prepare=True).fetchone()
+        except psycopg.Error as exc:
+            raise StoreError(f"{self._safe_location()}: tile {tile.z}/{tile.x}/{tile.y} of {layer.id}: {exc}") from exc
+        return bytes(row[0]) if row and row[0] is not None else b""
+
+    def _tile_pool(self) -> ConnectionPool:
+        with self._pool_lock:
+            if self._pool is None:
+                pool = ConnectionPool(
+                    self.conninfo,
+                    min_size=1,
+                    max_size=TILE_CONNECTIONS,
+                    # One plan per connection and layer, made once: planning the tile query costs ten times running
+                    # it on a small tile, and the plan (the GiST index scan) does not depend on the tile.
+                    kwargs={"autocommit": True, "options": f"-c search_path={self.schema},public {GENERIC_PLANS}"},
+                    open=False,
+                    name="onemap-tiles",
+                )
+                pool.open(wait=True, timeout=10)
+                self._pool = pool
+            return self._pool
 
     def ensure_tables(self, layers: Iterable[Layer]) -> list[str]:
         """Create missing layer tables and add the columns a schema gained; returns what changed, in words."""

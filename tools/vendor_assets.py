@@ -96,12 +96,28 @@ PACKAGES: tuple[Package, ...] = (
         root="dist",
         files=("leaflet.groupedlayercontrol.min.js", "leaflet.groupedlayercontrol.min.css"),
     ),
+    Package(
+        # Draws the service's vector tiles on a canvas per tile (large layers on the served map pages); its one
+        # browser file bundles @mapbox/vector-tile, pbf, point-geometry, pmtiles, rbush, quickselect, potpack,
+        # color2k and @protomaps/basemaps (BSD-3-Clause, ISC and MIT; see maps/vendor/README.md).
+        name="protomaps-leaflet",
+        version="5.1.0",
+        integrity="sha512-N0YY1Gbw5nZ9n8VUOvwHKm/w3zhTTuaZEeMZl8doHemeM4ujGPp2otI6t4Sgqrz8iM4svx2rpG1Q17rHkOWSaA==",
+        root="dist",
+        files=("protomaps-leaflet.js",),
+    ),
 )
 
 # URLs that appear in vendored code (not comments) but are never fetched, with the reason.
 ALLOWED_URLS: dict[str, str] = {
-    "http://www.w3.org/2000/svg": "SVG XML namespace identifier (leaflet.js), not a request",
+    "http://www.w3.org/2000/svg": "SVG XML namespace identifier (leaflet.js, protomaps-leaflet.js), not a request",
     "https://leafletjs.com": "href of the 'Leaflet' attribution link (leaflet.js); followed only if clicked",
+    "http://example.com": "base for parsing a relative tile URL (protomaps-leaflet.js `new URL(url, base)`), not a "
+    "request",
+    "https://protomaps.com": "href of the default attribution link (protomaps-leaflet.js), which onemap replaces; "
+    "followed only if clicked",
+    "https://openstreetmap.org/copyright": "href of the default attribution link (protomaps-leaflet.js), which onemap "
+    "replaces; followed only if clicked",
 }
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -61,7 +61,13 @@ def _page(
     user: User | None,
     village_fid: int | None = None,
 ) -> HTMLResponse:
-    req = PageRequest(VIEWS[view], _basemap(name, settings), village_fid=village_fid, viewer=user)
+    req = PageRequest(
+        VIEWS[view],
+        _basemap(name, settings),
+        village_fid=village_fid,
+        viewer=user,
+        tiles_above=settings.map_tiles_above,
+    )
     panel = village_panel(cat, village_fid, hazards=_visible(cat, user)) if village_fid is not None else ""
     return HTMLResponse(render(cat, req, extra_html=panel))
 
@@ -135,6 +141,7 @@ def _risk_page(
         viewer=user,
         symbols=symbols,
         data_path=path,
+        tiles_above=settings.map_tiles_above,
     )
     return HTMLResponse(render(cat, req))
 

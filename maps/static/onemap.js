@@ -1,13 +1,17 @@
 /* onemap 一张图 — the browser side of the map views.
  *
  * The page holds no features: each visible overlay asks the server for what lies in the viewport at the current
- * zoom (/map/data), so a banner-sized dataset loads as fast as a village. A standalone export instead carries its
- * features in the page (config.embedded) and needs no server at all.
+ * zoom (/map/data), so a banner-sized dataset loads as fast as a village. A layer too large even for that (the
+ * server marks it with a tile URL, maps/tiling.py) is drawn from its vector tiles, a canvas per tile, in the same
+ * colours and with the same popups. A standalone export instead carries its features in the page (config.embedded)
+ * and needs no server at all.
  */
 (function () {
   "use strict";
 
   const SEVERITY_ORDER = ["fatal", "injury", "property"];
+  // How near (screen pixels) a click must fall to a tiled line or point to pick it.
+  const PICK_PX = 8;
 
   // leaflet.heat 0.2.0 keeps a redraw scheduled after its layer leaves the map, and redraws on new data without a
   // map: switching a heat map off while it loads then throws. A heat layer off the map does nothing until it is back.
@@ -69,7 +73,8 @@
       this.spec = spec;
       this.symbol = spec.symbol;
       this.group = window[spec.fg];
-      this.content = this.makeContent();
+      this.tiled = Boolean(spec.tiles);
+      this.content = this.tiled ? this.tileLayer() : this.makeContent();
       this.group.addLayer(this.content);
       this.hiddenNote = null;
     }
@@ -91,6 +96,52 @@
         });
       }
       return L.featureGroup();
+    }
+
+    /* The layer's vector tiles painted by protomaps-leaflet, styled as featureLayers() styles GeoJSON. Data tiles
+     * are a zoom level coarser than the screen's and 512 pixels wide (the library's default), which is what the
+     * server simplifies them for; past zoom 16 the zoom-16 tiles are drawn larger. */
+    tileLayer() {
+      const s = this.symbol;
+      const layer = this.spec.layer;
+      // Two parameters: the library calls a styling function per feature only when it declares both.
+      const color = (zoom, feature) => this.color(this.keyOf(feature.props));
+      const outline = new protomapsL.LineSymbolizer({ color, width: s.weight, opacity: 0.9 });
+      let symbolizers = [outline];
+      if (s.shape === "area") {
+        symbolizers = [new protomapsL.PolygonSymbolizer({ fill: color, opacity: s.fillOpacity }), outline];
+      } else if (s.shape === "circle") {
+        symbolizers = [
+          new protomapsL.CircleSymbolizer({ radius: s.radius, fill: color, stroke: "#333", width: 1, opacity: 0.9 }),
+        ];
+      }
+      return protomapsL.leafletLayer({
+        url: this.spec.tiles,
+        paintRules: symbolizers.map((symbolizer) => ({ dataLayer: layer, symbolizer })),
+        labelRules: [],
+        maxDataZoom: 16,
+        minZoom: s.minZoom,
+        pane: s.shape === "area" ? "om-areas" : "overlayPane",
+        className: `om-tiles om-tiles-${layer}`,
+        attribution: "",
+      });
+    }
+
+    /* A tiled feature's legend category, from the one property that decides it (maps/symbols.py). */
+    keyOf(props) {
+      const field = this.symbol.field;
+      return field ? String(props[field] || this.symbol.fallback) : "";
+    }
+
+    /* The id of the tiled feature under a click, or null: the top-most of the layer's features there. */
+    featureAt(latlng) {
+      if (!this.tiled || !this.visible || this.app.map.getZoom() < this.symbol.minZoom) return null;
+      const picked = this.content.queryTileFeaturesDebug(latlng.lng, latlng.lat, PICK_PX);
+      let fid = null;
+      for (const features of picked.values()) {
+        for (const p of features) if (p.layerName === this.spec.layer && p.feature.id !== undefined) fid = p.feature.id;
+      }
+      return fid;
     }
 
     get visible() {
@@ -168,13 +219,14 @@
       return out;
     }
 
-    popup(f, layer) {
+    /* The popup's content: inline in an export, else fetched; `show` puts the fetched HTML in place. */
+    popup(f, layer, show = (html) => layer.setPopupContent(html)) {
       if (f.properties.popup) return f.properties.popup;
       const box = el("div", "om-popup om-loading", "加载中…");
       fetch(`${this.app.cfg.popupUrl}/${this.spec.layer}/${f.properties.fid}`)
         .then((r) => (r.ok ? r.text() : Promise.reject(new Error(r.statusText))))
-        .then((html) => { layer.setPopupContent(html); })
-        .catch(() => { layer.setPopupContent('<div class="om-popup">无法加载详情，请稍后重试</div>'); });
+        .then(show)
+        .catch(() => show('<div class="om-popup">无法加载详情，请稍后重试</div>'));
       return box;
     }
   }
@@ -203,6 +255,11 @@
       this.addSearch();
       if (cfg.reportUrl && !cfg.embedded) this.addReport();
       if (cfg.panel === "near") this.addNear();
+      // Ahead of Leaflet (the capture phase): a tiled feature is not an element of its own, and the area beneath
+      // it (a village, say) would otherwise take the click.
+      if (this.overlays.some((o) => o.tiled)) {
+        map.getContainer().addEventListener("click", (event) => this.tiledClick(event), true);
+      }
       const refresh = () => this.refresh();
       // A redraw would close the popup being read (and popups pan the map when they open): wait until it closes.
       map.on("popupopen", () => { this.reading = true; });
@@ -246,6 +303,11 @@
       const batch = new Map();
       const jobs = [];
       for (const overlay of this.overlays) {
+        if (overlay.tiled) {
+          // Its grid layer fetches its own tiles; the legend says when it is too far out to draw.
+          overlay.hiddenNote = zoom < overlay.symbol.minZoom ? `放大到 ${overlay.symbol.minZoom} 级后显示` : null;
+          continue;
+        }
         if (!overlay.visible || overlay.spec.locked) continue;
         if (this.cfg.embedded && overlay.loaded) continue;
         jobs.push(
@@ -261,6 +323,26 @@
         this.renderLegend();
         document.body.dataset.omReady = String(Number(document.body.dataset.omReady || 0) + 1);
       });
+    }
+
+    /* A click on a tiled feature opens its popup, as a click on a GeoJSON feature does, and goes no further. What
+     * lies above the tiles keeps its clicks: GeoJSON markers, lines and points (filled areas lie beneath), controls
+     * and popups; so does picking a place for a public report, and the end of a drag. */
+    tiledClick(event) {
+      if (this.picking || (this.map.dragging && this.map.dragging.moved())) return;
+      const target = event.target.closest
+        ? event.target.closest(".leaflet-interactive, .leaflet-popup-pane, .leaflet-control-container") : null;
+      if (target && !target.closest(".leaflet-om-areas-pane")) return;
+      const latlng = this.map.mouseEventToLatLng(event);
+      for (const overlay of [...this.overlays].reverse()) {
+        const fid = overlay.featureAt(latlng);
+        if (fid === null) continue;
+        event.stopPropagation();
+        const popup = L.popup({ maxWidth: 360, minWidth: 240 }).setLatLng(latlng);
+        popup.setContent(overlay.popup({ properties: { fid } }, null, (html) => popup.setContent(html)));
+        popup.openOn(this.map);
+        return;
+      }
     }
 
     status(text) {
@@ -389,8 +471,9 @@
     }
 
     addNotice() {
-      if (!this.cfg.notice) return;
-      this.statusBox.parentNode.insertBefore(el("div", "om-notice", this.cfg.notice), this.statusBox);
+      for (const text of [this.cfg.notice, ...(this.cfg.notes || [])]) {
+        if (text) this.statusBox.parentNode.insertBefore(el("div", "om-notice", text), this.statusBox);
+      }
     }
 
     addLegend() {

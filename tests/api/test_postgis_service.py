@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 
+import mapbox_vector_tile
 import pytest
 from backends import fresh_schema, settings_for
 from fastapi.testclient import TestClient
@@ -60,7 +61,11 @@ def test_tiles_collections_and_the_incident_report_are_the_same(both):
     for layer_id in ("buildings", "roads"):
         tile = f"/collections/{layer_id}/tiles/14/13678/6029"  # the town centre
         a, b = both["file"].get(tile), both["db"].get(tile)
-        assert a.status_code == b.status_code == 200 and a.content == b.content
+        assert a.status_code == b.status_code == 200
+        # on the database ST_AsMVT writes the tile: the same features and properties, shapes within the
+        # simplification (tests/api/test_tile_encoders.py compares the two encoders feature by feature)
+        ours, theirs = (mapbox_vector_tile.decode(r.content)[layer_id]["features"] for r in (a, b))
+        assert {f["id"]: f["properties"] for f in ours} == {f["id"]: f["properties"] for f in theirs}
 
 
 def test_an_analysis_run_writes_its_layer_to_the_database(both):
