@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import jwt
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
+from starlette.concurrency import run_in_threadpool
 
 from ledger.roles import User
 from store.users import UserStore
@@ -58,13 +59,14 @@ def current_user(request: Request, token: Annotated[str | None, Depends(_bearer)
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def viewer(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> User | None:
+async def viewer(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> User | None:
     """The signed-in user if there is one, else None: for pages that anyone may open but that show the ledger
-    only to those allowed to see it."""
+    only to those allowed to see it. Anonymous requests, most of a public map's, are answered on the event loop;
+    a token is checked against the accounts in a worker thread, as any dependency that reads the store is."""
     if not (token or request.cookies.get(COOKIE)):
         return None
     try:
-        return current_user(request, token)
+        return await run_in_threadpool(current_user, request, token)
     except Unauthorized:
         return None
 

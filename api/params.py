@@ -46,7 +46,7 @@ def parse_bbox(text: str) -> BBox:
     return (min_lon, min_lat, max_lon, max_lat)
 
 
-def bbox_param(
+async def bbox_param(
     bbox: Annotated[
         str | None, Query(description="Only features intersecting min_lon,min_lat,max_lon,max_lat (CRS84)")
     ] = None,
@@ -68,7 +68,7 @@ def check_in_area(lon: float, lat: float, settings: Settings) -> None:
         )
 
 
-def app_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     return request.app.state.settings
 
@@ -76,7 +76,7 @@ def app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
-def page_param(
+async def page_param(
     settings: SettingsDep,
     limit: Annotated[
         int | None, Query(ge=1, description="Items per page; larger values are capped at the maximum")
@@ -88,7 +88,7 @@ def page_param(
     return size, offset
 
 
-def format_param(f: Annotated[str | None, Query(description="Output format: json")] = None) -> None:
+async def format_param(f: Annotated[str | None, Query(description="Output format: json")] = None) -> None:
     """Only JSON is served; say so rather than silently ignoring another format."""
     if f is not None and f.lower() not in ("json", "geojson"):
         raise InvalidParameter(f"f={f!r} is not offered: use f=json (or leave it out)")

@@ -40,7 +40,7 @@ Measures = Annotated[list[str] | None, Query(description="only these measures (d
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def town_office(user: CurrentUser) -> User:
+async def town_office(user: CurrentUser) -> User:
     """Only the town office runs analyses: a run replaces layers everyone sees (checked before any parameter)."""
     if user.role != Role.ADMIN:
         raise Forbidden("只有镇安办可以运行分析 (only the town office runs analyses)")

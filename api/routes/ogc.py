@@ -30,7 +30,7 @@ CONFORMANCE = [
 ]
 
 
-def catalog(request: Request) -> Catalog:
+async def catalog(request: Request) -> Catalog:
     """The catalog loaded at start-up."""
     return request.app.state.catalog
 
@@ -39,7 +39,7 @@ CatalogDep = Annotated[Catalog, Depends(catalog)]
 CollectionId = Annotated[str, Path(description="Layer id, e.g. accidents (see /collections)")]
 
 
-def layer_data(collection_id: CollectionId, cat: CatalogDep) -> LayerData:
+async def layer_data(collection_id: CollectionId, cat: CatalogDep) -> LayerData:
     """The collection named in the path, or 404 listing the known ones."""
     return cat[collection_id]
 
