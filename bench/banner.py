@@ -41,21 +41,24 @@ def build_banner(
 
 
 def add_banner_arguments(parser: argparse.ArgumentParser) -> None:
-    """--towns, --data and --seed, as every benchmark over the banner dataset takes them."""
-    parser.add_argument("--towns", type=int, default=15, help="demo towns in the banner dataset")
+    """--level, --towns, --data and --seed, as every benchmark over the scale datasets takes them."""
+    parser.add_argument(
+        "--level", choices=("banner", "city", "province"), default="banner", help="which scale dataset to build"
+    )
+    parser.add_argument("--towns", type=int, default=None, help="demo towns (default: the level's, 15 for a banner)")
     parser.add_argument("--data", type=Path, default=None, help="use this banner GeoPackage instead of building one")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the first town")
 
 
 def banner_dataset(
-    data: Path | None, towns: int, seed: int, folder: Path, *, level: str = "banner"
+    data: Path | None, towns: int | None, seed: int, folder: Path, *, level: str = "banner"
 ) -> tuple[Path, dict[str, Any]]:
     """For a benchmark: the GeoPackage given (`data`), or one of `level` built in `folder`; with what it holds."""
     if data is not None:
         store = GeoPackageStore(data)
         counts = {layer.id: store.count(layer) for layer in LAYERS.values()}
         return data, {"path": str(data), "built": False, "counts": counts, "title": store.info().title}
-    print(f"building the {level} dataset ({towns} towns) ...", file=sys.stderr)
+    print(f"building the {level} dataset ({towns or 'its default number of'} towns) ...", file=sys.stderr)
     path = folder / f"{level}.gpkg"
     summary = build(path, level, towns, seed, log=lambda line: print(f"  {line}", file=sys.stderr))
     return path, {

@@ -281,7 +281,7 @@ def table(result: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Build or open the data, draw the points, serve and measure; returns everything as a dict."""
     with tempfile.TemporaryDirectory(prefix="bench_incident_") as tmp:
-        data, data_info = banner_dataset(args.data, args.towns, args.seed, Path(tmp))
+        data, data_info = banner_dataset(args.data, args.towns, args.seed, Path(tmp), level=args.level)
         drawn = incident_points(data, args.queries + 1, args.points_seed)
         first, points = drawn[0], drawn[1:]
         served = measure(data, points, first, not args.no_single)
@@ -297,7 +297,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         summary["single"] = stats(served["runs"]["single"])
     return {
         "config": {
-            "towns": None if args.data else args.towns,
+            "level": None if args.data else args.level,
+            "towns": None if args.data else len(data_info["towns"]),
             "queries": args.queries,
             "seed": args.seed,
             "points_seed": args.points_seed,

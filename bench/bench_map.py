@@ -504,7 +504,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Build or open the data, then measure both pages; returns everything as a dict."""
     with tempfile.TemporaryDirectory(prefix="bench_map_") as tmp:
         folder = Path(tmp)
-        data, data_info = banner_dataset(args.data, args.towns, args.seed, folder)
+        data, data_info = banner_dataset(args.data, args.towns, args.seed, folder, level=args.level)
         with onemap_server(data) as server, sync_playwright() as pw:
             browser = launch(pw)
             browser_version = browser.version
@@ -544,7 +544,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
     return {
         "config": {
-            "towns": None if args.data else args.towns,
+            "level": None if args.data else args.level,
+            "towns": None if args.data else len(data_info["towns"]),
             "runs": args.runs,
             "warmup": args.warmup,
             "seed": args.seed,

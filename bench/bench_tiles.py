@@ -218,14 +218,15 @@ def run_postgis(args: argparse.Namespace) -> dict[str, Any]:
         shutil.copy(DEMO_GPKG, demo)
         print("demo town on PostGIS ...", file=sys.stderr)
         datasets["demo"] = compare_encoders(demo, args.postgis, args.tiles, args.tiles_seed)
-        data, data_info = banner_dataset(args.data, args.towns, args.seed, Path(tmp))
+        data, data_info = banner_dataset(args.data, args.towns, args.seed, Path(tmp), level=args.level)
         print("banner on PostGIS ...", file=sys.stderr)
         datasets["banner"] = compare_encoders(data, args.postgis, args.tiles, args.tiles_seed)
         with psycopg.connect(args.postgis) as conn:
             postgis = conn.execute("SELECT postgis_full_version(), version()").fetchone()
     return {
         "config": {
-            "towns": None if args.data else args.towns,
+            "level": None if args.data else args.level,
+            "towns": None if args.data else len(data_info["towns"]),
             "tiles": args.tiles,
             "seed": args.seed,
             "tiles_seed": args.tiles_seed,
@@ -276,12 +277,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         shutil.copy(DEMO_GPKG, demo)
         print("demo town ...", file=sys.stderr)
         datasets["demo"] = measure(demo, args.tiles, args.tiles_seed)
-        data, data_info = banner_dataset(args.data, args.towns, args.seed, Path(tmp))
+        data, data_info = banner_dataset(args.data, args.towns, args.seed, Path(tmp), level=args.level)
         print("banner ...", file=sys.stderr)
         datasets["banner"] = measure(data, args.tiles, args.tiles_seed)
     return {
         "config": {
-            "towns": None if args.data else args.towns,
+            "level": None if args.data else args.level,
+            "towns": None if args.data else len(data_info["towns"]),
             "tiles": args.tiles,
             "seed": args.seed,
             "tiles_seed": args.tiles_seed,
