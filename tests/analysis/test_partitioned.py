@@ -62,13 +62,13 @@ def test_demo_pairs_and_clusters_equal_the_single_process_run(client, demo):
     buildings = demo["buildings"]
     found = too_close_pairs_partitioned(buildings, client, partitions=16)
     assert found.partitions == 16 and found.overlap_m >= largest_separation()
-    pd.testing.assert_frame_equal(found.pairs, too_close_pairs(buildings))
+    pd.testing.assert_frame_equal(found.pairs, too_close_pairs(buildings), check_exact=True)
     kwargs = {"old_settlements": demo["old_settlements"], "villages": demo["villages"],
               "fire_lanes": demo["fire_lanes"], "as_of": AS_OF}  # fmt: skip
     one, many = analyse(buildings, **kwargs), analyse(buildings, pairs=found.pairs, **kwargs)
-    pd.testing.assert_frame_equal(pd.DataFrame(one.clusters), pd.DataFrame(many.clusters))
-    pd.testing.assert_frame_equal(one.buildings, many.buildings)
-    pd.testing.assert_frame_equal(one.settlements, many.settlements)
+    pd.testing.assert_frame_equal(pd.DataFrame(one.clusters), pd.DataFrame(many.clusters), check_exact=True)
+    pd.testing.assert_frame_equal(one.buildings, many.buildings, check_exact=True)
+    pd.testing.assert_frame_equal(one.settlements, many.settlements, check_exact=True)
     assert one.drafts == many.drafts
 
 
@@ -78,11 +78,11 @@ def test_rows_that_cross_partitions_give_the_same_pairs_and_clusters(client, par
     found = too_close_pairs_partitioned(buildings, client, partitions=partitions)
     single = too_close_pairs(buildings)
     assert found.partitions == partitions and found.across > 0  # some pairs were only found through a halo
-    pd.testing.assert_frame_equal(found.pairs, single)
+    pd.testing.assert_frame_equal(found.pairs, single, check_exact=True)
     ids_one, table_one = find_clusters(buildings, single)
     ids_many, table_many = find_clusters(buildings, found.pairs)
     pd.testing.assert_series_equal(ids_one, ids_many)
-    pd.testing.assert_frame_equal(pd.DataFrame(table_one), pd.DataFrame(table_many))
+    pd.testing.assert_frame_equal(pd.DataFrame(table_one), pd.DataFrame(table_many), check_exact=True)
     assert table_one["buildings"].max() >= 400  # a whole row is one cluster, across every partition it spans
 
 
@@ -97,6 +97,6 @@ def test_onemap_analyse_fire_on_a_local_cluster_stores_what_one_process_stores(t
     assert "16partitions" in "".join(out.output.split())
     layer = LAYERS["fire_clusters"]
     a, b = open_store(one).read(layer), open_store(many).read(layer)
-    pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b))
+    pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b), check_exact=True)
     bad = runner.invoke(app, ["analyse", "fire", "--dask", "tcp://127.0.0.1:1", "--data", many])
     assert bad.exit_code != 0 and "cannotreachtheDaskscheduler" in "".join(bad.output.split())
