@@ -16,7 +16,7 @@ import httpx2 as httpx
 import pytest
 import shapely
 from backends import BACKEND, demo_store, town_copy
-from outside_tools import need_tool, running_service
+from outside_tools import running_service
 
 from analysis.risk_grading import COLOUR_NAMES, COLOURS, grade, village_summary
 from api.catalog import Catalog
@@ -44,21 +44,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     users.close()
     with running_service(data, ONEMAP_TIANDITU_KEY="test-key") as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    chromium = need_tool("chromium", "Debian: apt-get install chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Playwright must be installed in CI (pip install -e . --group test)")
-        pytest.skip("Playwright not installed: pip install -e . --group test")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 class Visit:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import shapely
 from backends import BACKEND, demo_store, town_copy
-from outside_tools import need_tool, running_service
+from outside_tools import running_service
 from pyproj import Transformer
 
 from layers import LAYERS
@@ -56,21 +56,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     location = town_copy(BACKEND, DEMO_GPKG, tmp_path_factory.mktemp("tiled-browser"))
     with running_service(location, ONEMAP_MAP_TILES_ABOVE=THRESHOLD) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    chromium = need_tool("chromium", "Debian: apt-get install chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Playwright must be installed in CI (pip install -e . --group test)")
-        pytest.skip("Playwright not installed: pip install -e . --group test")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
