@@ -212,28 +212,12 @@ def postgis_table(result: dict[str, Any]) -> str:
 
 def run_postgis(args: argparse.Namespace) -> dict[str, Any]:
     """The encoder comparison on the demo town and the banner data, each migrated to `args.postgis`."""
-    datasets = {}
-    with tempfile.TemporaryDirectory(prefix="bench_tiles_") as tmp:
-        demo = Path(tmp) / "demo.gpkg"
-        shutil.copy(DEMO_GPKG, demo)
-        print("demo town on PostGIS ...", file=sys.stderr)
-        datasets["demo"] = compare_encoders(demo, args.postgis, args.tiles, args.tiles_seed)
-        data, data_info = banner_dataset(args.data, args.towns, args.seed, Path(tmp), level=args.level)
-        print("banner on PostGIS ...", file=sys.stderr)
-        datasets["banner"] = compare_encoders(data, args.postgis, args.tiles, args.tiles_seed)
-        with psycopg.connect(args.postgis) as conn:
-            postgis = conn.execute("SELECT postgis_full_version(), version()").fetchone()
+    datasets, data_info = _on_both(args, "on PostGIS", lambda path: compare_encoders(path, args.postgis, args.tiles,
+                                                                                     args.tiles_seed))  # fmt: skip
+    with psycopg.connect(args.postgis) as conn:
+        postgis = conn.execute("SELECT postgis_full_version(), version()").fetchone()
     return {
-        "config": {
-            "level": None if args.data else args.level,
-            "towns": None if args.data else len(data_info["towns"]),
-            "tiles": args.tiles,
-            "seed": args.seed,
-            "tiles_seed": args.tiles_seed,
-            "layers": LAYER_IDS,
-            "zooms": POSTGIS_ZOOMS,
-            "data": str(args.data) if args.data else None,
-        },
+        "config": _config(args, data_info, POSTGIS_ZOOMS),
         "versions": {
             **environment(np, shapely, mercantile, fastapi, psycopg, cpus=os.cpu_count()),
             "mapbox_vector_tile": metadata.version("mapbox-vector-tile"),
@@ -269,28 +253,39 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(rows + notes)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Copy the demo, build or open the banner data, and measure both; returns everything as a dict."""
-    datasets = {}
+def _config(args: argparse.Namespace, data_info: dict[str, Any], zooms: tuple[int, ...]) -> dict[str, Any]:
+    """How a run was set up, as its results record it."""
+    return {
+        "level": None if args.data else args.level,
+        "towns": None if args.data else len(data_info["towns"]),
+        "tiles": args.tiles,
+        "seed": args.seed,
+        "tiles_seed": args.tiles_seed,
+        "layers": LAYER_IDS,
+        "zooms": zooms,
+        "data": str(args.data) if args.data else None,
+    }
+
+
+def _on_both(args: argparse.Namespace, where: str, measure_one) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`measure_one(path)` on a copy of the demo town and on the banner data (built, or `args.data`); the figures
+    by dataset, and what the banner data holds."""
     with tempfile.TemporaryDirectory(prefix="bench_tiles_") as tmp:
         demo = Path(tmp) / "demo.gpkg"
         shutil.copy(DEMO_GPKG, demo)
-        print("demo town ...", file=sys.stderr)
-        datasets["demo"] = measure(demo, args.tiles, args.tiles_seed)
+        print(f"demo town {where} ...", file=sys.stderr)
+        datasets = {"demo": measure_one(demo)}
         data, data_info = banner_dataset(args.data, args.towns, args.seed, Path(tmp), level=args.level)
-        print("banner ...", file=sys.stderr)
-        datasets["banner"] = measure(data, args.tiles, args.tiles_seed)
+        print(f"banner {where} ...", file=sys.stderr)
+        datasets["banner"] = measure_one(data)
+    return datasets, data_info
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Copy the demo, build or open the banner data, and measure both; returns everything as a dict."""
+    datasets, data_info = _on_both(args, "in process", lambda path: measure(path, args.tiles, args.tiles_seed))
     return {
-        "config": {
-            "level": None if args.data else args.level,
-            "towns": None if args.data else len(data_info["towns"]),
-            "tiles": args.tiles,
-            "seed": args.seed,
-            "tiles_seed": args.tiles_seed,
-            "layers": LAYER_IDS,
-            "zooms": ZOOMS,
-            "data": str(args.data) if args.data else None,
-        },
+        "config": _config(args, data_info, ZOOMS),
         "versions": {
             **environment(np, shapely, mercantile, fastapi, cpus=os.cpu_count()),
             "mapbox_vector_tile": metadata.version("mapbox-vector-tile"),
