@@ -64,14 +64,14 @@ def frame_from_properties(
     records = [layer.to_record(p) for p in properties]
     frame = pd.DataFrame.from_records(records, columns=list(layer.fields))
     if fids is not None:
-        frame.index = pd.Index(list(fids), name="fid")
+        frame.index = pd.Index(list(fids), dtype=np.int64, name="fid")
     frame = coerce(layer, frame)
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(list(geometries), index=frame.index), crs=WGS84)
 
 
 def empty_frame(layer: Layer) -> gpd.GeoDataFrame:
-    """A layer with no features but every column typed."""
-    return frame_from_properties(layer, [], [])
+    """A layer with no features but every column typed, indexed as a stored layer reads (int64 fids)."""
+    return frame_from_properties(layer, [], [], fids=[])
 
 
 def plain(value: Any) -> Any:

@@ -135,10 +135,8 @@ class PostGISStore:
                 cur.execute(f'SELECT {", ".join(select_list(layer))} FROM "{layer.id}" ORDER BY fid')
                 rows = cur.fetchall()
         fields = list(layer.fields)
-        if not rows:  # an empty table reads as the GeoPackage's does: no rows, an int64 index named fid
-            frame = empty_frame(layer)
-            frame.index = pd.Index([], dtype=np.int64, name="fid")
-            return frame
+        if not rows:
+            return empty_frame(layer)
         data = list(zip(*rows, strict=True))
         frame = pd.DataFrame(
             {name: np.asarray(data[i + 1], dtype=object) for i, name in enumerate(fields)},
