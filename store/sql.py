@@ -34,6 +34,10 @@ class SqliteDatabase:
         """Run one statement; the cursor (fetchone, fetchall, rowcount)."""
         return self.conn.execute(sql, params)
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for each row of parameters (bulk copies)."""
+        self.conn.executemany(sql, rows)
+
     def executescript(self, script: str) -> None:
         """Several statements at once (schema creation)."""
         self.conn.executescript(script)
@@ -98,6 +102,11 @@ class PostgresDatabase:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run one statement (`?` placeholders become psycopg's); the cursor."""
         return self.conn.execute(_PLACEHOLDER.sub("%s", sql), tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for each row of parameters, pipelined by psycopg (bulk copies)."""
+        with self.conn.cursor() as cur:
+            cur.executemany(_PLACEHOLDER.sub("%s", sql), [tuple(r) for r in rows])
 
     def executescript(self, script: str) -> None:
         """Schema comes from the migrations (`onemap db init|upgrade`), not from the stores."""

@@ -108,8 +108,8 @@ def _write_tables(store: Store, tables: dict[str, tuple[list[str], list[tuple]]]
         try:
             for table, (columns, rows) in tables.items():
                 sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-                for row in rows:
-                    db.execute(sql, row)
+                if rows:
+                    db.executemany(sql, rows)
                 if rows and isinstance(store, PostGISStore) and OWN_TABLES[table] == "id":
                     db.execute(f"SELECT setval(pg_get_serial_sequence('{store.schema}.{table}', 'id'), "
                                f"(SELECT max(id) FROM {table}))")  # fmt: skip
