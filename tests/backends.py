@@ -168,6 +168,18 @@ def town_copy(backend: str, path: Path, folder: Path) -> str:
     return database_copy(path)
 
 
+def with_account(location: str, username: str, password: str, role: str, **remit: str) -> str:
+    """`location` after adding one account to it (on either backend); for fixtures that sign in."""
+    from store.users import UserStore
+
+    users = UserStore(location)
+    try:
+        users.add(username, password, role, **remit)
+    finally:
+        users.close()
+    return location
+
+
 @functools.cache
 def demo_location(backend: str = BACKEND) -> str:
     """The shipped demo town on `backend`, to read from: the file itself, or one database copy for the session."""

@@ -4,13 +4,13 @@ recorded there moves back to a GeoPackage with its history."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import mapbox_vector_tile
 import pytest
-from backends import fresh_schema, settings_for
+from backends import settings_for, town_copy, with_account
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -18,7 +18,6 @@ from layers import LAYERS
 from onemap.settings import DEMO_GPKG
 from store.postgis import PostGISStore
 from store.transfer import migrate
-from store.users import UserStore
 
 PASSWORD = "correct horse battery"
 BOXES = ["120.54,42.84,120.56,42.85", "120.45,42.75,120.62,42.93", "120.60,42.90,120.61,42.91"]
@@ -26,18 +25,15 @@ BOXES = ["120.54,42.84,120.56,42.85", "120.45,42.75,120.62,42.93", "120.60,42.90
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory) -> Iterator[dict]:
-    path = tmp_path_factory.mktemp("both") / "town.gpkg"
-    shutil.copy(DEMO_GPKG, path)
-    users = UserStore(path)
-    users.add("admin", PASSWORD, "admin")
-    users.close()
-    with fresh_schema() as url:
-        migrate(str(path), url)
-        with (
-            TestClient(create_app(settings_for(str(path)))) as file_client,
-            TestClient(create_app(settings_for(url))) as db_client,
-        ):
-            yield {"file": file_client, "db": db_client, "url": url, "path": path}
+    """The demo town served from a file and from a database of its own, with the same account on each."""
+    folder = tmp_path_factory.mktemp("both")
+    path = with_account(town_copy("gpkg", DEMO_GPKG, folder), "admin", PASSWORD, "admin")
+    url = with_account(town_copy("postgis", DEMO_GPKG, folder), "admin", PASSWORD, "admin")
+    with (
+        TestClient(create_app(settings_for(path))) as file_client,
+        TestClient(create_app(settings_for(url))) as db_client,
+    ):
+        yield {"file": file_client, "db": db_client, "url": url, "path": Path(path)}
 
 
 def _admin(client: TestClient) -> dict[str, str]:

@@ -5,7 +5,6 @@ catalogue and the table hold the same hazards."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import mapbox_vector_tile
@@ -14,7 +13,7 @@ import numpy as np
 import psycopg
 import pytest
 import shapely
-from backends import settings_for, town_on
+from backends import settings_for, town_copy, with_account
 from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
@@ -23,7 +22,6 @@ from api.tile_encoders import in_database
 from geo.tiles import SIMPLIFY
 from onemap.settings import DEMO_GPKG
 from store.postgis_sql import split_url
-from store.users import UserStore
 
 PASSWORD = "tile encoder password"
 #: Polygons, lines, points, both at once, JSON lists and objects, times, dates (the ledger), flags and numbers.
@@ -48,14 +46,10 @@ SIMPLIFIED = SIMPLIFY + GRID
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory) -> Iterator[str]:
-    path = tmp_path_factory.mktemp("encoders") / "demo.gpkg"
-    shutil.copy(DEMO_GPKG, path)
-    users = UserStore(path)
-    users.add("admin", PASSWORD, "admin")
-    users.close()
-    with town_on("postgis", path) as url:
-        yield url
+def town(tmp_path_factory) -> str:
+    """The demo town in a database of its own (both encoders need PostGIS), with an account to sign in."""
+    location = town_copy("postgis", DEMO_GPKG, tmp_path_factory.mktemp("encoders"))
+    return with_account(location, "admin", PASSWORD, "admin")
 
 
 @pytest.fixture(scope="module")
