@@ -16,7 +16,7 @@ from geo.crs import WGS84
 from layers import Layer
 from layers.frames import coerce, column_dtypes, empty_frame
 from store.base import DatasetInfo, StoreError
-from store.gpkg_rows import geometry_column, replace_rows, table_columns
+from store.gpkg_rows import append_rows, geometry_column, replace_rows, table_columns
 from store.gpkg_sql import connect
 
 INFO_TABLE = "onemap_info"
@@ -65,10 +65,16 @@ class GeoPackageStore:
     # -- layers --------------------------------------------------------------------------------------------------
 
     def has(self, layer: Layer) -> bool:
-        """Whether the file holds a table for the layer."""
+        """Whether the file holds a table for the layer (asked through sqlite3: no GDAL open of a file the service
+        may hold, see store/gpkg_rows.py)."""
         if not self.path.exists():
             return False
-        return layer.id in {name for name, _ in pyogrio.list_layers(self.path)}
+        with self._sqlite() as db:
+            try:
+                found = db.execute("SELECT 1 FROM gpkg_contents WHERE table_name = ?", (layer.id,)).fetchone()
+            except sqlite3.DatabaseError:  # not a GeoPackage (yet): GDAL says what it is when it is read
+                return layer.id in {name for name, _ in pyogrio.list_layers(self.path)}
+        return found is not None
 
     def read(self, layer: Layer) -> gpd.GeoDataFrame:
         """All features, fid as index, columns typed by the layer schema."""
@@ -123,11 +129,20 @@ class GeoPackageStore:
             raise StoreError(f"writing layer {layer.id!r} to {self.path} failed: {exc}") from exc
 
     def append(self, layer: Layer, frame: gpd.GeoDataFrame) -> list[int]:
-        """Add features; on failure, rows already written by this call are removed again."""
+        """Add features in one transaction, all or nothing; their new fids in order. Through sqlite3 once the table
+        is there (as replace, and for the same reason: a running service may hold the file open)."""
         if not self.has(layer):
             self.replace(layer, frame.iloc[0:0])
-        before = self._max_fid(layer)
         out = self._prepare(layer, frame.reset_index(drop=True))
+        if self._table_ready(layer):
+            db = connect(self.path)
+            try:
+                return append_rows(db, layer, out)
+            except sqlite3.Error as exc:
+                raise StoreError(f"appending to layer {layer.id!r} failed, nothing was written: {exc}") from exc
+            finally:
+                db.close()
+        before = self._max_fid(layer)
         try:
             pyogrio.write_dataframe(out, self.path, layer=layer.id, driver="GPKG", append=True)
         except Exception as exc:

@@ -1,10 +1,10 @@
-"""Replace a layer's rows through Python's sqlite3, so a running service never has GDAL write the file it holds open.
+"""Write a layer's rows through Python's sqlite3, so a running service never has GDAL write the file it holds open.
 
 Two SQLite libraries in one process (Python's and the one inside GDAL) do not see each other's POSIX locks: when
 GDAL closes the file it believes it was the last user, checkpoints and removes the write-ahead log under the other
 library's open connections, and the file is damaged. So once a table exists with its declared columns, its rows
-are rewritten here, in one transaction, with the GeoPackage's own R-tree triggers (see gpkg_sql.connect) keeping
-the spatial index right. GDAL still creates tables and files, before any sqlite3 connection is open.
+are rewritten or added here, in one transaction, with the GeoPackage's own R-tree triggers (see gpkg_sql.connect)
+keeping the spatial index right. GDAL still creates tables and files, before any sqlite3 connection is open.
 """
 
 from __future__ import annotations
@@ -70,12 +70,8 @@ def geometry_column(db: sqlite3.Connection, table: str) -> str | None:
     return row[0] if row else None
 
 
-def replace_rows(db: sqlite3.Connection, layer: Layer, frame: gpd.GeoDataFrame, description: str | None) -> None:
-    """Rewrite every row of the layer's table in one transaction: all or nothing, the R-tree kept in step.
-
-    The table's extent is updated; its description only when one is given (a file's own note, such as the demo's
-    "synthetic data", stays).
-    """
+def _rows(db: sqlite3.Connection, layer: Layer, frame: gpd.GeoDataFrame) -> tuple[str, str, list[tuple], list]:
+    """The INSERT's column list and placeholders, each row's values as SQLite stores them, and the layer's extent."""
     table = layer.id
     geom = geometry_column(db, table)
     fields = list(layer.fields)
@@ -94,6 +90,17 @@ def replace_rows(db: sqlite3.Connection, layer: Layer, frame: gpd.GeoDataFrame, 
         rows.append((*cells[:1], blob, *cells[1:]) if has_fid else (blob, *cells))
     live = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))] if len(geoms) else geoms
     bounds = shapely.total_bounds(live) if len(live) else [None] * 4
+    return quoted, marks, rows, [None if b is None else float(b) for b in bounds]
+
+
+def replace_rows(db: sqlite3.Connection, layer: Layer, frame: gpd.GeoDataFrame, description: str | None) -> None:
+    """Rewrite every row of the layer's table in one transaction: all or nothing, the R-tree kept in step.
+
+    The table's extent is updated; its description only when one is given (a file's own note, such as the demo's
+    "synthetic data", stays).
+    """
+    table = layer.id
+    quoted, marks, rows, bounds = _rows(db, layer, frame)
     db.execute("BEGIN IMMEDIATE")
     try:
         db.execute(f'DELETE FROM "{table}"')
@@ -101,9 +108,33 @@ def replace_rows(db: sqlite3.Connection, layer: Layer, frame: gpd.GeoDataFrame, 
         db.execute(
             "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), min_x = ?, min_y = ?, "
             "max_x = ?, max_y = ?, description = coalesce(?, description) WHERE table_name = ?",
-            (*(None if b is None else float(b) for b in bounds), description, table),
+            (*bounds, description, table),
         )
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def append_rows(db: sqlite3.Connection, layer: Layer, frame: gpd.GeoDataFrame) -> list[int]:
+    """Add rows to the layer's table in one transaction, all or nothing, and return their new fids in order; the
+    extent grows to take them in."""
+    table = layer.id
+    quoted, marks, rows, bounds = _rows(db, layer, frame.drop(columns=["fid"], errors="ignore"))
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        fids = []
+        for row in rows:
+            fids.append(db.execute(f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})', row).lastrowid)
+        if bounds[0] is not None:
+            db.execute(
+                "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), "
+                "min_x = min(coalesce(min_x, ?), ?), min_y = min(coalesce(min_y, ?), ?), "
+                "max_x = max(coalesce(max_x, ?), ?), max_y = max(coalesce(max_y, ?), ?) WHERE table_name = ?",
+                (bounds[0], bounds[0], bounds[1], bounds[1], bounds[2], bounds[2], bounds[3], bounds[3], table),
+            )
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return fids
