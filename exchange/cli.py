@@ -15,6 +15,7 @@ from rich.markup import escape
 from exchange.errors import ColumnMismatch, ExchangeError, ImportRejected
 from exchange.exporter import FORMATS, export_layer
 from exchange.importer import import_file
+from exchange.limits import ImportLimits
 from exchange.report import ImportReport
 from layers import Layer, UnknownLayer, get_layer
 from onemap.settings import get_settings
@@ -35,9 +36,10 @@ def run_import(
     crs: str | None = None,
     skip_invalid: bool = False,
     source_layer: str | None = None,
+    repair: bool = False,
 ) -> int:
     """Import `file` into layer `layer_id` of the data at `location` (a GeoPackage, made if missing, or a database
-    URL); print the report; return the exit code."""
+    URL); print the report; return the exit code. `repair` repairs invalid geometries (named in the report)."""
     out = Console(soft_wrap=True, highlight=False)
     layer = _layer(layer_id, out)
     if layer is None:
@@ -54,6 +56,7 @@ def run_import(
     except StoreError as exc:
         out.print(f"[bold red]✗ 无法打开数据 (cannot open the data): {escape(str(exc))}[/bold red]")
         return USAGE
+    settings = get_settings()
     try:
         report = import_file(
             store,
@@ -62,7 +65,9 @@ def run_import(
             crs=crs,
             skip_invalid=skip_invalid,
             source_layer=source_layer,
-            region_bbox=get_settings().region_bbox,
+            region_bbox=settings.region_bbox,
+            repair=repair,
+            limits=ImportLimits.from_settings(settings),
         )
     except ImportRejected as exc:
         _print_report(out, exc.report)
@@ -144,6 +149,8 @@ def _print_report(out: Console, report: ImportReport) -> None:
     out.print(f"[bold]{escape(report.source)} → {report.layer_id}[/bold]: 共 {report.total} 条 ({report.total} rows)")
     for note in report.notes:
         out.print(f"  [dim]· {escape(note)}[/dim]")
+    for repaired in report.repaired[:MAX_ROWS_SHOWN]:
+        out.print(f"  [cyan]{escape(repaired.where())}[/cyan]: {escape('; '.join(repaired.reasons))}")
     if not report.problems:
         return
     out.print(f"[yellow]有问题的行 (invalid rows): {len(report.problems)}[/yellow]")

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from exchange.errors import ColumnMismatch
+from exchange.limits import json_too_deep, nesting_problem
 from exchange.readers import header_key
 from layers.base import Layer, _strip_optional, is_temporal
 from layers.frames import plain
@@ -108,6 +109,20 @@ def attributes(layer: Layer, column_map: ColumnMap, record: dict[str, Any]) -> d
     return out
 
 
+def nested_text_problem(layer: Layer, column_map: ColumnMap, record: dict[str, Any], limit: int) -> str | None:
+    """Why a cell of JSON text (a list field such as 危险物质) is refused as nested too deep, or None.
+
+    The layer's schema parses such text with Python's recursive parser, so depth is checked first here.
+    """
+    nested = set(layer.json_fields())
+    titles = layer.field_titles()
+    for column, field in column_map.fields.items():
+        value = record.get(column)
+        if field in nested and isinstance(value, str) and json_too_deep(value, limit):
+            return f"{titles[field]} ({field}): {nesting_problem('', limit)}"
+    return None
+
+
 def cell(value: Any) -> Any:
     """A cell as a plain Python value, with empty text, NaN, NA and NaT all read as None."""
     if isinstance(value, list | dict):
@@ -161,4 +176,4 @@ def _iso_date_time(text: str, *, date_only: bool) -> str:
     return f"{day}T{int(h):02d}:{int(mi):02d}:{int(s or 0):02d}"
 
 
-__all__ = ["INTERNAL_COLUMNS", "ColumnMap", "attributes", "cell", "map_columns"]
+__all__ = ["INTERNAL_COLUMNS", "ColumnMap", "attributes", "cell", "map_columns", "nested_text_problem"]

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import shapely
 from pydantic import ValidationError
 from pyproj import CRS
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from exchange.columns import attributes, map_columns
+from exchange.columns import attributes, map_columns, nested_text_problem
 from exchange.errors import CRSConflict, ImportRejected
+from exchange.identity import duplicate_problems, identifying_field, stored_codes
+from exchange.limits import DEFAULT_LIMITS, ImportLimits, vertex_problem
 from exchange.readers import SourceTable, read_source, table_from_frame
 from exchange.report import ImportReport, RowProblem
 from geo.crs import WGS84, parse_crs, transform_geometries
 from geo.errors import UnknownCRS
-from geo.validate import BBox, geometry_problem
+from geo.validate import BBox, geometry_problem, placement_problem, repair_geometry, validity_problem
 from layers import Layer
 from layers.frames import frame_from_properties
 from onemap.settings import NAIMAN_REGION
@@ -30,6 +35,9 @@ PROGRESS_THRESHOLD = 5_000
 
 #: Kinds of file that may omit their CRS and then mean lon/lat WGS 84 (RFC 7946 GeoJSON, spreadsheets).
 LONLAT_BY_DEFAULT = frozenset({"csv", "xlsx", "geojson"})
+
+#: Added to an invalid-geometry reason when no repair was asked for.
+REPAIR_HINT = "；也可加 --repair 让系统修复 (or import with --repair to have it repaired)"
 
 #: Chinese wording for the pydantic error types a township user meets most.
 _ERROR_WORDS = {
@@ -67,15 +75,21 @@ def import_file(
     region_bbox: BBox = NAIMAN_REGION,
     source_layer: str | None = None,
     progress: bool | None = None,
+    repair: bool = False,
+    limits: ImportLimits = DEFAULT_LIMITS,
 ) -> ImportReport:
     """Read `path`, check every row, and append the rows to `layer` in `store`.
 
     All-or-nothing unless `skip_invalid`: any bad row raises ImportRejected and nothing is written.
     `crs` names the file's CRS when it declares none (spreadsheets and plain GeoJSON default to EPSG:4326).
-    `progress` None shows a bar for large files on a terminal.
+    `progress` None shows a bar for large files on a terminal. `repair` makes invalid geometries valid where
+    that keeps their kind (geo.validate.repair_geometry), naming each repaired row in the report; without it
+    they are refused. `limits` bounds the file's size, its zip and JSON content, and each feature's vertices.
     """
-    table = read_source(path, source_layer=source_layer)
-    return _import(store, layer, table, Path(path).name, crs, skip_invalid, region_bbox, progress)
+    table = read_source(path, source_layer=source_layer, limits=limits)
+    return _import(
+        store, layer, table, Path(path).name, crs, skip_invalid, region_bbox, progress, repair=repair, limits=limits
+    )
 
 
 def import_frame(
@@ -88,10 +102,12 @@ def import_frame(
     region_bbox: BBox = NAIMAN_REGION,
     source: str = "data",
     progress: bool | None = None,
+    repair: bool = False,
+    limits: ImportLimits = DEFAULT_LIMITS,
 ) -> ImportReport:
     """Check and append an in-memory GeoDataFrame, with the same rules as import_file (rows count from 1)."""
     table = table_from_frame(frame, "frame")
-    return _import(store, layer, table, source, crs, skip_invalid, region_bbox, progress)
+    return _import(store, layer, table, source, crs, skip_invalid, region_bbox, progress, repair=repair, limits=limits)
 
 
 def check_table(
@@ -102,38 +118,100 @@ def check_table(
     region_bbox: BBox = NAIMAN_REGION,
     progress: bool | None = None,
     source: str = "data",
+    repair: bool = False,
+    limits: ImportLimits = DEFAULT_LIMITS,
+    existing_codes: Collection[str] = (),
 ) -> tuple[ImportReport, list[Any], list[Any]]:
-    """Validate without writing: the report, and the valid rows' Properties and lon/lat geometries in source order."""
+    """Validate without writing: the report, and the valid rows' Properties and lon/lat geometries in source order.
+
+    `existing_codes` are the identifying codes the layer already holds (exchange.identity): rows bringing one,
+    like rows repeating a code within the file, are refused.
+    """
     report = ImportReport(layer_id=layer.id, source=source, total=len(table), notes=list(table.notes))
     source_crs = resolve_crs(table.crs, crs, table.kind, report)
     column_map = map_columns(layer, table.columns, truncated=table.kind == "shapefile")
     if column_map.ignored:
         report.notes.append(f"忽略内部列 (ignored internal columns): {', '.join(column_map.ignored)}")
-    geometries = _to_lonlat(table.geometries, source_crs, report)
-    good_props: list[Any] = []
-    good_geoms: list[Any] = []
+    errors = dict(table.geometry_errors)
+    geometries = _to_lonlat(_bounded(table.geometries, limits, errors), source_crs, report)
+    field = identifying_field(layer)
+    all_reasons: list[list[str]] = []
+    all_props: list[Any] = []
+    codes: list[Any] = []  # each row's identifying code as given, valid or not, so every clash shows at once
+    repairs: dict[int, str] = {}
     with _progress_bar(len(table), progress) as advance:
         for index, record in enumerate(table.records):
             reasons = []
-            if index in table.geometry_errors:
-                reasons.append(table.geometry_errors[index])
+            if index in errors:
+                reasons.append(errors[index])
             else:
-                problem = geometry_problem(geometries[index], layer.geometry_types, region_bbox)
+                problem = placement_problem(geometries[index], layer.geometry_types, region_bbox)
+                invalid = validity_problem(geometries[index]) if problem is None else None
+                if invalid and repair:
+                    fixed, what = repair_geometry(geometries[index], layer.geometry_types)
+                    problem = (
+                        f"{invalid}；{what}"
+                        if fixed is None
+                        else geometry_problem(fixed, layer.geometry_types, region_bbox)
+                    )
+                    if problem is None:
+                        geometries[index] = fixed
+                        repairs[index] = what
+                elif invalid:
+                    problem = invalid + REPAIR_HINT
                 if problem:
                     reasons.append(problem)
-            try:
-                props = layer.properties.model_validate(attributes(layer, column_map, record))
-            except ValidationError as exc:
-                reasons.extend(describe_errors(layer, exc))
-                props = None
-            if reasons:
-                line = table.lines[index] if table.lines is not None else None
-                report.problems.append(RowProblem(row=index + 1, reasons=tuple(reasons), line=line))
+            props = None
+            nested = nested_text_problem(layer, column_map, record, limits.max_json_depth)
+            values = {} if nested else attributes(layer, column_map, record)
+            if nested:
+                reasons.append(nested)
             else:
-                good_props.append(props)
-                good_geoms.append(geometries[index])
+                try:
+                    props = layer.properties.model_validate(values)
+                except ValidationError as exc:
+                    reasons.extend(describe_errors(layer, exc))
+            code = values.get(field) if field is not None else None
+            codes.append(str(code).strip() if code is not None else None)
+            all_reasons.append(reasons)
+            all_props.append(props)
             advance()
+    if field is not None:
+        for index, reason in duplicate_problems(layer, codes, table.lines, existing_codes).items():
+            all_reasons[index].append(reason)
+    good_props: list[Any] = []
+    good_geoms: list[Any] = []
+    for index, reasons in enumerate(all_reasons):
+        line = table.lines[index] if table.lines is not None else None
+        if reasons:
+            report.problems.append(RowProblem(row=index + 1, reasons=tuple(reasons), line=line))
+            continue
+        good_props.append(all_props[index])
+        good_geoms.append(geometries[index])
+        if index in repairs:
+            report.repaired.append(RowProblem(row=index + 1, reasons=(repairs[index],), line=line))
+    if report.repaired:
+        report.notes.append(
+            f"已按要求修复 {len(report.repaired)} 个无效几何 (repaired {len(report.repaired)} invalid geometries "
+            "on request)"
+        )
     return report, good_props, good_geoms
+
+
+def _bounded(geometries: list[Any], limits: ImportLimits, errors: dict[int, str]) -> list[Any]:
+    """The geometries with any over `limits.max_vertices` replaced by None and its reason put in `errors`.
+
+    Counting vertices is cheap; validity checks, repair and reprojection grow with them, so this comes first.
+    """
+    counts = shapely.get_num_coordinates(np.asarray(geometries, dtype=object))
+    over = np.flatnonzero(counts > limits.max_vertices)
+    if not len(over):
+        return geometries
+    bounded = list(geometries)
+    for index in over.tolist():
+        errors.setdefault(index, vertex_problem(int(counts[index]), limits))
+        bounded[index] = None
+    return bounded
 
 
 def _import(
@@ -145,8 +223,21 @@ def _import(
     skip_invalid: bool,
     region_bbox: BBox,
     progress: bool | None,
+    *,
+    repair: bool,
+    limits: ImportLimits,
 ) -> ImportReport:
-    report, props, geoms = check_table(layer, table, crs=crs, region_bbox=region_bbox, progress=progress, source=source)
+    report, props, geoms = check_table(
+        layer,
+        table,
+        crs=crs,
+        region_bbox=region_bbox,
+        progress=progress,
+        source=source,
+        repair=repair,
+        limits=limits,
+        existing_codes=stored_codes(store, layer),
+    )
     if report.problems and not skip_invalid:
         raise ImportRejected(
             f"{len(report.problems)} 条数据有问题，未写入任何数据 "
@@ -154,8 +245,10 @@ def _import(
             report,
         )
     if props:
-        report.fids = store.append(layer, frame_from_properties(layer, props, geoms))
+        frame = frame_from_properties(layer, props, geoms)
+        report.fids = store.append(layer, frame)
         report.written = len(report.fids)
+        report.frame = frame.set_axis(pd.Index(report.fids, dtype="int64", name="fid"))
     return report
 
 

@@ -17,6 +17,7 @@ import tempfile
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -28,7 +29,16 @@ from pyproj.exceptions import CRSError
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 
+from exchange.archives import check_members, extract, open_zip
 from exchange.errors import UnreadableFile
+from exchange.limits import (
+    DEFAULT_LIMITS,
+    ImportLimits,
+    check_file_size,
+    json_too_deep,
+    nesting_problem,
+    vertex_problem,
+)
 
 #: Header names (normalised: NFKC, lower case, no spaces, unit in brackets dropped) taken as coordinates.
 LON_NAMES = frozenset({"lon", "lng", "long", "longitude", "x", "经度", "东经", "x坐标"})
@@ -61,16 +71,25 @@ class SourceTable:
         return len(self.records)
 
 
-def read_source(path: str | Path, *, source_layer: str | None = None) -> SourceTable:
-    """Read `path` by its extension; `source_layer` picks a layer (GeoPackage), .shp (zip) or sheet (XLSX)."""
+def read_source(
+    path: str | Path, *, source_layer: str | None = None, limits: ImportLimits = DEFAULT_LIMITS
+) -> SourceTable:
+    """Read `path` by its extension; `source_layer` picks a layer (GeoPackage), .shp (zip) or sheet (XLSX).
+
+    A file over `limits.max_bytes` is refused before it is opened; zips and JSON are held to `limits` as read.
+    """
     path = Path(path)
     if not path.exists():
         raise UnreadableFile(f"文件不存在 (no such file): {path}")
     if path.is_dir():
         raise UnreadableFile(f"这是一个文件夹，不是文件 (a folder, not a file): {path}")
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise UnreadableFile(f"文件为空 (the file is empty): {path.name}")
     suffix = path.suffix.lower()
+    if suffix == ".shp":  # its .dbf and .shx are read with it
+        size = sum(part.stat().st_size for part in path.parent.glob(f"{glob_escape(path.stem)}.*") if part.is_file())
+    check_file_size(path.name, size, limits)
     if suffix == ".xls":
         raise UnreadableFile(
             "不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx (old .xls is not supported: save as .xlsx)"
@@ -89,7 +108,7 @@ def read_source(path: str | Path, *, source_layer: str | None = None) -> SourceT
         "csv": _read_csv,
         "xlsx": _read_xlsx,
     }[kind]
-    table = reader(path, source_layer)
+    table = reader(path, source_layer, limits)
     if not table.records:
         raise UnreadableFile(f"文件中没有数据行或要素 (no rows or features in {path.name})")
     return table
@@ -112,16 +131,39 @@ def table_from_frame(frame: gpd.GeoDataFrame, kind: str, *, notes: list[str] | N
 # -- text encodings ----------------------------------------------------------------------------------------------
 
 
+#: Bytes of UTF-8 multi-byte characters (four Chinese characters' worth) read before the first byte that is not
+#: UTF-8, from which a file is taken as UTF-8 with a stretch in another encoding; GBK text never has that many.
+MIXED_AFTER_BYTES = 8
+
+
 def decode_text(data: bytes, what: str) -> tuple[str, str]:
-    """Text of a file that is UTF-8 (with or without BOM) or, failing that, GB18030 (a superset of GBK and GB2312)."""
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="strict"), "UTF-8 (BOM)"
+    """Text of a file that is UTF-8 (with or without BOM) or, failing that, GB18030 (a superset of GBK and GB2312).
+
+    A file that starts as UTF-8 (a BOM, or Chinese text in UTF-8) and later is not (two files joined, rows pasted
+    from a GBK file) is refused with the line where it changes: read as GB18030, its UTF-8 part would silently
+    turn to nonsense characters.
+    """
+    bom = data.startswith(codecs.BOM_UTF8)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise UnreadableFile(f"{what} 是 UTF-16 编码，请另存为 UTF-8 或 GBK (UTF-16 is not supported: save as UTF-8)")
+    body = data[len(codecs.BOM_UTF8) :] if bom else data
     try:
-        return data.decode("utf-8"), "UTF-8"
-    except UnicodeDecodeError:
-        pass
+        return body.decode("utf-8"), "UTF-8 (BOM)" if bom else "UTF-8"
+    except UnicodeDecodeError as exc:
+        before = body[: exc.start]
+    line = before.count(b"\n") + 1
+    if bom:
+        raise UnreadableFile(
+            f"{what} 开头有 UTF-8 标记 (BOM)，但第 {line} 行起不是 UTF-8：可能混入了 GBK 文本，请整个另存为 UTF-8 "
+            f"(the file starts with a UTF-8 byte-order mark but is not UTF-8 from line {line}: mixed encodings? "
+            "save the whole file as UTF-8)"
+        )
+    if len(before) - len(before.decode("utf-8")) >= MIXED_AFTER_BYTES:
+        raise UnreadableFile(
+            f"{what} 前面是 UTF-8，第 {line} 行起却不是 UTF-8：可能是两种编码混在一起（例如粘贴或合并了 GBK 文件的"
+            f"内容），请整个另存为 UTF-8 (the file is UTF-8 up to line {line} and then is not: mixed encodings, "
+            "e.g. rows pasted from a GBK file; save the whole file as UTF-8)"
+        )
     try:
         return data.decode("gb18030"), "GB18030"
     except UnicodeDecodeError as exc:
@@ -195,7 +237,7 @@ def _read_vector(path: Path, kind: str, *, layer: str | None = None, encoding: s
     return table_from_frame(frame, kind)
 
 
-def _read_gpkg(path: Path, source_layer: str | None) -> SourceTable:
+def _read_gpkg(path: Path, source_layer: str | None, limits: ImportLimits) -> SourceTable:
     try:
         listed = pyogrio.list_layers(path)
     except Exception as exc:
@@ -233,11 +275,12 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
         return info.filename
 
 
-def _read_shapefile_zip(path: Path, source_layer: str | None) -> SourceTable:
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise UnreadableFile(f"{path.name} 不是有效的 zip 压缩包 (not a valid zip file): {exc}") from None
+#: The parts of a Shapefile that are read; others (.sbn, .qix, .shp.xml) are left in the zip.
+SHAPEFILE_PARTS = ("shp", "shx", "dbf", "prj", "cpg")
+
+
+def _read_shapefile_zip(path: Path, source_layer: str | None, limits: ImportLimits) -> SourceTable:
+    archive = open_zip(path)
     with archive, tempfile.TemporaryDirectory(prefix="onemap-shp-") as tmp:
         members = [m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")]
         shps = {_zip_name(m)[: -len(".shp")]: m for m in members if m.filename.lower().endswith(".shp")}
@@ -272,14 +315,14 @@ def _read_shapefile_zip(path: Path, source_layer: str | None) -> SourceTable:
                 f"(the shapefile lacks {', '.join('.' + m for m in missing)}; zip all its parts together)"
             )
         target = Path(tmp) / "source"
-        for ext, member in parts.items():
-            (target.parent / f"source.{ext}").write_bytes(archive.read(member))
-        table = _read_shapefile(target.with_suffix(".shp"), None)
+        wanted = {member: target.with_suffix(f".{ext}") for ext, member in parts.items() if ext in SHAPEFILE_PARTS}
+        extract(archive, wanted, limits, path.name)
+        table = _read_shapefile(target.with_suffix(".shp"), None, limits)
         table.notes.insert(0, f"读取 {PurePosixPath(stem).name}.shp (read {PurePosixPath(stem).name}.shp from the zip)")
         return table
 
 
-def _read_shapefile(path: Path, source_layer: str | None) -> SourceTable:
+def _read_shapefile(path: Path, source_layer: str | None, limits: ImportLimits) -> SourceTable:
     dbf = path.with_suffix(".dbf")
     if not dbf.exists():
         raise UnreadableFile(f"缺少 {dbf.name} (the shapefile has no .dbf)")
@@ -298,7 +341,7 @@ def _read_shapefile(path: Path, source_layer: str | None) -> SourceTable:
     else:
         with tempfile.TemporaryDirectory(prefix="onemap-dbf-") as tmp:
             copy = Path(tmp) / "source.shp"
-            for part in path.parent.glob(f"{path.stem}.*"):
+            for part in path.parent.glob(f"{glob_escape(path.stem)}.*"):
                 (copy.parent / f"source{part.suffix.lower()}").write_bytes(part.read_bytes())
             copy.with_suffix(".dbf").write_bytes(repaired)
             table = _read_vector(copy, "shapefile", encoding=encoding)
@@ -327,15 +370,43 @@ def _trim_cut_names(dbf: bytes) -> bytes:
     return dbf if out == dbf else bytes(out)
 
 
-def _read_geojson(path: Path, source_layer: str | None) -> SourceTable:
+def _load_json(path: Path, limits: ImportLimits) -> tuple[Any, str]:
+    """The parsed JSON of `path` and its encoding; the text is dropped on return, before geometries are built."""
     text, encoding = decode_text(path.read_bytes(), path.name)
+    if json_too_deep(text, limits.max_json_depth):
+        raise UnreadableFile(nesting_problem(path.name, limits.max_json_depth))
     try:
-        data = json.loads(text)
+        return json.loads(text), encoding
     except json.JSONDecodeError as exc:
         raise UnreadableFile(
             f"{path.name} 不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 列 {exc.msg} "
             f"(not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+
+
+def _positions(geometry: Any) -> int:
+    """How many positions a GeoJSON geometry object lists, counted per ring or line, not per position."""
+    if not isinstance(geometry, dict):
+        return 0
+    if geometry.get("type") == "GeometryCollection":
+        parts = geometry.get("geometries")
+        return sum(_positions(g) for g in parts) if isinstance(parts, list) else 0
+    return _count_positions(geometry.get("coordinates"))
+
+
+def _count_positions(coords: Any) -> int:
+    if not isinstance(coords, list) or not coords:
+        return 0
+    first = coords[0]
+    if not isinstance(first, list):
+        return 1  # a single position
+    if first and not isinstance(first[0], list):
+        return len(coords)  # a ring or line: a list of positions
+    return sum(_count_positions(part) for part in coords)
+
+
+def _read_geojson(path: Path, source_layer: str | None, limits: ImportLimits) -> SourceTable:
+    data, encoding = _load_json(path, limits)
     if isinstance(data, list):
         raise UnreadableFile(
             f"{path.name} 是一个 JSON 数组，不是 GeoJSON FeatureCollection（常见于 DataV 等网站导出的数据）；"
@@ -371,6 +442,11 @@ def _read_geojson(path: Path, source_layer: str | None) -> SourceTable:
         seen.update(dict.fromkeys(props))
         table.records.append(props)
         geometry = feature.get("geometry")
+        too_many = vertex_problem(_positions(geometry), limits)
+        if too_many:  # before shapely copies the coordinates, which for a million vertices costs 100 MB
+            table.geometries.append(None)
+            table.geometry_errors.setdefault(i, too_many)
+            continue
         try:
             table.geometries.append(shape(geometry) if geometry is not None else None)
         except Exception as exc:  # shapely raises KeyError, ValueError, TypeError or GEOSException on bad input
@@ -403,15 +479,76 @@ def _coordinate_key(name: Any) -> str:
     return re.sub(r"\(.*\)$", "", header_key(name))
 
 
-def _tabular(kind: str, headers: list[Any], rows: list[tuple[int, list[Any]]], what: str) -> SourceTable:
-    """Turn a header and (line, cells) rows into a SourceTable, finding the lon/lat or WKT columns."""
+#: Leading rows with a single filled cell (a ledger's title, often merged across the table) skipped at most.
+MAX_TITLE_ROWS = 3
+
+
+def _split_header(lines: list[tuple[int, list[Any]]]) -> tuple[list[str], int, list[Any], list[tuple[int, list[Any]]]]:
+    """Notes on skipped title rows, the header's line, the header, and the data rows of a sheet's non-blank lines.
+
+    Township ledgers open with a title such as "义隆永镇交通事故台账" in one cell merged across the table. A row
+    with one filled cell cannot be a header (every layer needs two columns or more), so up to MAX_TITLE_ROWS of
+    them are skipped, and named in the notes, when a fuller row follows.
+    """
+    notes = []
+    start = 0
+    while (
+        start < min(MAX_TITLE_ROWS, len(lines) - 1)
+        and _filled(lines[start][1]) == 1
+        and _filled(lines[start + 1][1]) > 1
+    ):
+        line, cells = lines[start]
+        title = next(str(c).strip() for c in cells if not _blank(c))
+        notes.append(f"跳过第 {line} 行的标题 {title!r} (skipped the title on line {line})")
+        start += 1
+    if start >= len(lines):
+        return notes, 0, [], []
+    header_line, headers = lines[start]
+    return notes, header_line, headers, lines[start + 1 :]
+
+
+def _filled(cells: list[Any]) -> int:
+    return sum(not _blank(c) for c in cells)
+
+
+def _unnamed_columns(headers: list[Any], header_line: int, rows: list[tuple[int, list[Any]]], what: str) -> None:
+    """Refuse columns that hold data under a blank header: the mark of a merged, two-row header.
+
+    A merged top cell ("坐标" over 经度 and 纬度) leaves blank header cells, and the names sit a row lower. Which
+    row names which column cannot be known for sure, so the sheet is refused with how to fix it rather than read
+    with guessed names; a merged title row above a single header row is read (see _split_header).
+    """
+    unnamed = [
+        i
+        for i, header in enumerate(headers)
+        if _blank(header) and any(i < len(cells) and not _blank(cells[i]) for _, cells in rows)
+    ]
+    if not unnamed:
+        return
+    first_line, first = rows[0]
+    if all(i < len(first) and isinstance(first[i], str) and _number(first[i]) is None for i in unnamed):
+        raise UnreadableFile(
+            f"{what} 第 {header_line}–{first_line} 行是两行表头（有合并单元格）：请取消合并，只保留一行表头，"
+            f"每列写一个列名 (lines {header_line}–{first_line} are a two-row header with merged cells: "
+            "unmerge it and keep a single header row, one name per column)"
+        )
+    columns = "、".join(str(i + 1) for i in unnamed)
+    raise UnreadableFile(
+        f"{what} 第 {columns} 列有数据但没有表头；如果表头有合并单元格，请取消合并，每列写一个列名 "
+        f"(column {columns} has data but no header: if the header has merged cells, unmerge them and name every "
+        "column)"
+    )
+
+
+def _tabular(kind: str, lines: list[tuple[int, list[Any]]], what: str) -> SourceTable:
+    """Turn a sheet's non-blank (line, cells) into a SourceTable, finding the header and lon/lat or WKT columns."""
+    notes, header_line, headers, rows = _split_header(lines)
+    _unnamed_columns(headers, header_line, rows, what)
     names: list[str] = []
     keep: list[int] = []
     for i, header in enumerate(headers):
         text = "" if header is None else str(header).strip()
         if not text:
-            if any(i < len(cells) and not _blank(cells[i]) for _, cells in rows):
-                raise UnreadableFile(f"{what} 第 {i + 1} 列有数据但没有表头 (column {i + 1} has data but no header)")
             continue
         names.append(text)
         keep.append(i)
@@ -432,7 +569,9 @@ def _tabular(kind: str, headers: list[Any], rows: list[tuple[int, list[Any]]], w
             f"(no coordinate columns: need lon/lat columns or a WKT column); 表头 headers: {', '.join(names)}"
         )
     geometry_columns = set(wkt or [lon[0], lat[0]])
-    table = SourceTable(kind=kind, columns=[n for n in names if n not in geometry_columns], records=[], geometries=[])
+    table = SourceTable(
+        kind=kind, columns=[n for n in names if n not in geometry_columns], records=[], geometries=[], notes=notes
+    )
     table.lines = []
     for index, (line, cells) in enumerate(rows):
         extra = [c for c in cells[len(headers) :] if not _blank(c)]
@@ -495,38 +634,36 @@ def _wkt_geometry(value: Any) -> tuple[BaseGeometry | None, str | None]:
         return None, f"WKT 无法解析 (cannot read WKT): {exc}"
 
 
-def _read_csv(path: Path, source_layer: str | None) -> SourceTable:
+def _read_csv(path: Path, source_layer: str | None, limits: ImportLimits) -> SourceTable:
     text, encoding = decode_text(path.read_bytes(), path.name)
     if not text.strip():
         raise UnreadableFile(f"文件为空 (the file is empty): {path.name}")
     first_line = next(line for line in text.splitlines() if line.strip())
     delimiter = max([",", "\t", ";"], key=first_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    headers: list[str] | None = None
-    rows: list[tuple[int, list[Any]]] = []
+    lines: list[tuple[int, list[Any]]] = []
     last = 0
     try:
         for cells in reader:
             line, last = last + 1, reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            if headers is None:
-                headers = cells
-            else:
-                rows.append((line, cells))
+            if any(c.strip() for c in cells):
+                lines.append((line, cells))
     except csv.Error as exc:
         raise UnreadableFile(
             f"{path.name} 第 {reader.line_num} 行无法解析 (CSV error at line {reader.line_num}): {exc}"
         ) from None
-    table = _tabular("csv", headers or [], rows, path.name)
+    table = _tabular("csv", lines, path.name)
     table.encoding = encoding
     table.notes.append(f"文本编码 {encoding} (text encoding {encoding})")
     return table
 
 
-def _read_xlsx(path: Path, source_layer: str | None) -> SourceTable:
+def _read_xlsx(path: Path, source_layer: str | None, limits: ImportLimits) -> SourceTable:
     import openpyxl
 
+    if zipfile.is_zipfile(path):  # an XLSX is a zip of XML: held to the zip limits before openpyxl inflates it
+        with open_zip(path) as archive:
+            check_members(archive.infolist(), limits, path.name)
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # zipfile, KeyError and XML errors for files that are not really XLSX
@@ -542,19 +679,14 @@ def _read_xlsx(path: Path, source_layer: str | None) -> SourceTable:
         else:
             sheet_name = names[0]
         sheet = workbook[sheet_name]
-        headers: list[Any] | None = None
-        rows: list[tuple[int, list[Any]]] = []
+        lines: list[tuple[int, list[Any]]] = []
         for line, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
             cells = list(values)
-            if all(_blank(c) for c in cells):
-                continue
-            if headers is None:
-                headers = cells
-            else:
-                rows.append((line, cells))
+            if not all(_blank(c) for c in cells):
+                lines.append((line, cells))
     finally:
         workbook.close()
-    table = _tabular("xlsx", headers or [], rows, f"{path.name} [{sheet_name}]")
+    table = _tabular("xlsx", lines, f"{path.name} [{sheet_name}]")
     table.notes.append(f"读取工作表 {sheet_name} (read sheet {sheet_name!r})")
     if source_layer is None and len(names) > 1:
         table.notes.append(f"其他工作表未读取 (other sheets not read): {', '.join(names[1:])}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class ImportReport:
     fids: list[int] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Rows whose invalid geometry was repaired on request (import with repair): what was wrong, and the result.
+    repaired: list[RowProblem] = field(default_factory=list)
+    #: The rows as stored, indexed by their new fids, so a running service can serve them without reading back.
+    frame: Any = None
 
     @property
     def valid(self) -> int:

@@ -11,6 +11,17 @@ from shapely.validation import explain_validity
 
 BBox = tuple[float, float, float, float]
 
+#: Mainland China and its islands, generously: coordinates outside are said to be outside China, not just the area.
+CHINA = (73.0, 3.0, 136.0, 54.0)
+
+#: Geometry types a repair may turn a type into: the same dimension, single or multi.
+_SAME_KIND = {
+    "Polygon": ("Polygon", "MultiPolygon"),
+    "MultiPolygon": ("Polygon", "MultiPolygon"),
+    "LineString": ("LineString", "MultiLineString"),
+    "MultiLineString": ("LineString", "MultiLineString"),
+}
+
 #: GEOS validity reasons (the text before the "[x y]" location) in Chinese, for the township user.
 _VALIDITY_REASONS = {
     "Self-intersection": "自相交",
@@ -30,9 +41,14 @@ def geometry_problem(geom: BaseGeometry | None, allowed_types: Iterable[str], re
     """None when `geom` (lon/lat) can be stored as it is, else one message saying what to fix.
 
     Checks, first failure wins: missing or empty; geometry type; NaN/inf coordinates; location (swapped
-    lon/lat, projected coordinates, outside the region); validity. Nothing is repaired: a silently
-    "fixed" polygon is a different polygon than the one the user drew.
+    lon/lat, projected coordinates, outside the region); validity. Nothing is repaired here: a silently
+    "fixed" polygon is a different polygon than the one the user drew (see repair_geometry, on request only).
     """
+    return placement_problem(geom, allowed_types, region_bbox) or validity_problem(geom)
+
+
+def placement_problem(geom: BaseGeometry | None, allowed_types: Iterable[str], region_bbox: BBox) -> str | None:
+    """geometry_problem without the validity check: what no repair can fix."""
     if geom is None or (isinstance(geom, float) and np.isnan(geom)):
         return "缺少几何 (missing geometry)"
     if not isinstance(geom, BaseGeometry):
@@ -48,15 +64,43 @@ def geometry_problem(geom: BaseGeometry | None, allowed_types: Iterable[str], re
     coords = shapely.get_coordinates(geom, include_z=geom.has_z)
     if not np.isfinite(coords).all():
         return "坐标含 NaN 或无穷大 (coordinates contain NaN or infinity)"
-    location = _location_problem(geom.bounds, region_bbox)
-    if location:
-        return location
-    if not geom.is_valid:
-        reason = explain_validity(geom)
-        head = reason.split("[", 1)[0].strip()
-        chinese = _VALIDITY_REASONS.get(head, "几何无效")
-        return f"几何无效：{chinese}，请在 GIS 软件中修正 (invalid geometry: {reason}; fix it in your GIS, not here)"
-    return None
+    return _location_problem(geom.bounds, region_bbox)
+
+
+def validity_problem(geom: BaseGeometry) -> str | None:
+    """Why `geom` is not valid (GEOS's explanation, with the Chinese for it), or None when it is."""
+    if geom.is_valid:
+        return None
+    chinese, reason = _invalidity(geom)
+    return f"几何无效：{chinese}，请在 GIS 软件中修正 (invalid geometry: {reason}; fix it in your GIS)"
+
+
+def _invalidity(geom: BaseGeometry) -> tuple[str, str]:
+    """What is wrong with an invalid geometry, in Chinese and as GEOS explains it (with where)."""
+    reason = explain_validity(geom)
+    head = reason.split("[", 1)[0].strip()
+    return _VALIDITY_REASONS.get(head, "几何无效"), reason
+
+
+def repair_geometry(geom: BaseGeometry, allowed_types: Iterable[str]) -> tuple[BaseGeometry | None, str]:
+    """`geom` made valid with shapely.make_valid and what was repaired; or None and why the repair is refused.
+
+    A repair is kept only when the result is of the same kind (a polygon stays a polygon or multipolygon, a line
+    a line or multiline) and of a type the layer accepts: a bow-tie becomes two triangles, but a polygon that
+    collapses to a line, a point, a mix of parts or nothing is not the area the user meant, so it is refused.
+    """
+    allowed = tuple(allowed_types)
+    chinese, reason = _invalidity(geom)
+    fixed = shapely.make_valid(geom)
+    if fixed.is_empty:
+        return None, "无法修复：修复后几何为空 (cannot repair: the geometry collapses to nothing)"
+    if fixed.geom_type not in _SAME_KIND.get(geom.geom_type, (geom.geom_type,)) or fixed.geom_type not in allowed:
+        return None, (
+            f"无法修复：修复后会从 {geom.geom_type} 变成 {fixed.geom_type} "
+            f"(cannot repair: it would change the geometry type from {geom.geom_type} to {fixed.geom_type})"
+        )
+    before, after = geom.geom_type, fixed.geom_type
+    return fixed, f"已修复{chinese}，{before} → {after} (repaired {reason}: {before} → {after})"
 
 
 def _inside(bounds: BBox, bbox: BBox) -> bool:
@@ -80,10 +124,15 @@ def _location_problem(bounds: BBox, region: BBox) -> str | None:
             "(coordinates look projected, in metres: name the file's CRS, "
             "e.g. EPSG:4549 CGCS2000 Gauss-Krüger CM 120E)"
         )
+    if not _inside(bounds, CHINA):
+        return (
+            f"坐标 {where} 在中国境外，超出服务区域 (coordinates outside China, outside the service area "
+            f"lon {region[0]:g}–{region[2]:g}, lat {region[1]:g}–{region[3]:g})"
+        )
     return (
         f"坐标 {where} 超出服务区域 (coordinates outside the service area "
         f"lon {region[0]:g}–{region[2]:g}, lat {region[1]:g}–{region[3]:g})"
     )
 
 
-__all__ = ["BBox", "geometry_problem"]
+__all__ = ["CHINA", "BBox", "geometry_problem", "placement_problem", "repair_geometry", "validity_problem"]
