@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from onemap.analyse import analyse_app
-from onemap.common import DataOption, console, data_location, data_source, err, shown, working_copy
+from onemap.common import DataOption, console, data_location, data_source, demo_copy, err, shown, working_copy
 from onemap.database import db_app, migrate
 from onemap.settings import DEMO_GPKG
 from store.base import is_database_url
@@ -30,8 +31,15 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
 ) -> None:
-    """Serve the OGC API – Features and the domain endpoints over HTTP."""
+    """Serve the OGC API – Features and the domain endpoints over HTTP (logs on stderr, JSON lines unless
+    ONEMAP_LOG_FORMAT=text; SIGTERM lets requests in flight finish for up to ONEMAP_SHUTDOWN_TIMEOUT seconds)."""
+    import logging.config
+
     import uvicorn
+    from pydantic import ValidationError
+
+    from api.observability import logging_config
+    from onemap.settings import Settings
 
     location = data_source(data)
     if is_database_url(location):
@@ -39,8 +47,33 @@ def serve(
     else:
         os.environ.pop("ONEMAP_DATABASE_URL", None)  # --data FILE wins over a database in the environment
         os.environ["ONEMAP_DATA"] = location
-    console.print(f"onemap serving [bold]{shown(location)}[/bold] at http://{host}:{port}/  (API docs: /api.html)")
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, log_level="info")
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        err.print(f"[red]设置有误 (invalid setting)[/red]: {exc}")
+        raise typer.Exit(2) from None
+    log_config = logging_config(settings.log_format)
+    logging.config.dictConfig(log_config)
+    logging.getLogger("onemap").info(
+        "onemap serving %s at http://%s:%s/ (API docs: /api.html)", shown(location), host, port
+    )
+    signal.signal(signal.SIGTERM, _stopped)
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_config=log_config,
+        log_level="info",
+        access_log=False,  # api.observability.RequestLog writes one line per request, with its id
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+    )
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """SIGTERM is the way a service manager asks the server to stop: uvicorn, having finished the requests in flight,
+    raises it again once it is done, and a stop that was asked for and carried out exits 0, not -15."""
+    raise SystemExit(0)
 
 
 @app.command()
@@ -63,12 +96,23 @@ def import_(
     crs: Annotated[str | None, typer.Option(help="CRS of the file when it declares none, e.g. 4490 or 4549")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="write the good rows, report the rest")] = False,
     source_layer: Annotated[str | None, typer.Option(help="layer inside a multi-layer file")] = None,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="repair invalid geometries (make_valid); the report names each row")
+    ] = False,
 ) -> None:
     """Validate a file against a layer's schema and add its features (all-or-nothing by default)."""
     from exchange.cli import run_import
 
     raise typer.Exit(
-        run_import(file, layer, _import_target(data), crs=crs, skip_invalid=skip_invalid, source_layer=source_layer)
+        run_import(
+            file,
+            layer,
+            _import_target(data),
+            crs=crs,
+            skip_invalid=skip_invalid,
+            source_layer=source_layer,
+            repair=repair,
+        )
     )
 
 
@@ -160,13 +204,48 @@ def backup(
     location = data_source(data)
     with console.status(f"备份 backing up {shown(location)}…"):
         if is_database_url(location):
-            partial = out.with_name(f".{out.name}.partial")
+            partial = out.with_name(f".{out.stem}.partial{out.suffix}")  # GDAL wants a .gpkg ending
             partial.unlink(missing_ok=True)
             migrate(location, str(partial))
             partial.replace(out)
         else:
             copy(location, out)
     console.print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB), integrity check ok")
+
+
+@app.command()
+def restore(
+    backup: Annotated[Path, typer.Argument(help="a GeoPackage written by `onemap backup`")],
+    data: DataOption = None,
+    force: Annotated[bool, typer.Option("--force", help="replace the data already there")] = False,
+) -> None:
+    """Put a backup back, after checking it (integrity, GeoPackage, onemap layers): a file is replaced whole by an
+    atomic rename, a database through `onemap migrate`'s checked copy. Stop the service first; start it after."""
+    from rich.table import Table
+
+    from store.base import StoreError
+    from store.restore import BadBackup, TargetHoldsData, TargetInUse
+    from store.restore import restore as put_back
+
+    location = data_location(data)
+    if not is_database_url(location) and Path(location).resolve() == DEMO_GPKG.resolve():
+        location = str(demo_copy())  # the shipped demo stays pristine: its working copy is what is served
+    try:
+        with console.status(f"恢复 restoring {backup} → {shown(location)}…") as status:
+            rows = put_back(
+                backup, location, force=force, progress=lambda line: status.update(f"恢复 restoring… {line}")
+            )
+    except (BadBackup, TargetHoldsData, TargetInUse) as exc:
+        err.print(f"[red]{exc}[/red]\n目标未改动 (nothing was changed)")
+        raise typer.Exit(2) from None
+    except (StoreError, ValueError, OSError) as exc:
+        err.print(f"[red]恢复失败 (restore failed): {exc}[/red]\n目标未改动 (nothing was changed)")
+        raise typer.Exit(1) from None
+    table = Table("图层/表 layer or table", "行数 rows", title=f"{backup} → {shown(location)}")
+    for name, count in rows.items():
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+    console.print("已恢复 restored: start the service (again) to serve it")
 
 
 report_app = typer.Typer(help="Reports: the annual hazard report.", no_args_is_help=True)

@@ -53,14 +53,20 @@ def shown(location: str) -> str:
     return location.split("@")[-1] if is_database_url(location) else location
 
 
+def demo_copy() -> Path:
+    """Where the working copy of the shipped demo town lives (made or not)."""
+    home = Path(
+        os.environ.get("ONEMAP_HOME") or Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local/share")) / "onemap"
+    )
+    return home / DEMO_GPKG.name
+
+
 def working_copy(path: Path) -> Path:
     """The shipped demo stays pristine: the service works on a copy of it in the user's data folder."""
     if path.resolve() != DEMO_GPKG.resolve():
         return path
-    home = Path(
-        os.environ.get("ONEMAP_HOME") or Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local/share")) / "onemap"
-    )
-    copy = home / DEMO_GPKG.name
+    copy = demo_copy()
+    home = copy.parent
     if not copy.exists():
         home.mkdir(parents=True, exist_ok=True)
         shutil.copy(DEMO_GPKG, copy)

@@ -8,6 +8,7 @@ whether an error means "that key is taken".
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
@@ -29,6 +30,8 @@ class SqliteDatabase:
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         # Read-only opens the file as it is: connect() would switch it to WAL, a write to someone else's file.
         self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True) if read_only else connect(path)
+        self.path = Path(path)
+        self._opened = _identity(self.path)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run one statement; the cursor (fetchone, fetchall, rowcount)."""
@@ -77,6 +80,13 @@ class SqliteDatabase:
     def integrity(self) -> str:
         """SQLite's own check of the file: 'ok' when sound."""
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def ping(self) -> None:
+        """A trivial read, and the file at the path is still the one opened: one deleted or replaced since (a restore
+        under a running service, say) would take every later write to a file nobody will read (StoreError)."""
+        self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        if _identity(self.path) != self._opened:
+            raise StoreError(f"{self.path} was removed or replaced after it was opened")
 
     def close(self) -> None:
         """Close the connection."""
@@ -154,9 +164,22 @@ class PostgresDatabase:
         """PostgreSQL keeps its own consistency; 'ok' when the connection answers."""
         return "ok" if self.conn.execute("SELECT 1").fetchone()[0] == 1 else "no answer"
 
+    def ping(self) -> None:
+        """SELECT 1 on this connection (the driver's error when the server or database has gone)."""
+        self.conn.execute("SELECT 1").fetchone()
+
     def close(self) -> None:
         """Close the connection."""
         self.conn.close()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Device and inode of a file (None when it is gone): a file renamed over it has another inode."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def open_database(location: str | Path, *, read_only: bool = False) -> SqliteDatabase | PostgresDatabase:
@@ -197,6 +220,16 @@ class Tables:
                 self._db.close()
                 raise StoreError(f"the database lacks the tables {missing}: run `onemap db upgrade` first")
         self._lock = threading.RLock()
+
+    def ping(self, wait: float = 5.0) -> None:
+        """Whether the store can still serve: a trivial query through its own connection, waiting at most `wait`
+        seconds for a write in progress to let go of it; raises (StoreError or the driver's error) when not."""
+        if not self._lock.acquire(timeout=wait):
+            raise StoreError(f"the connection was busy for more than {wait:g} s")
+        try:
+            self._db.ping()
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         """Close the connection."""

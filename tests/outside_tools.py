@@ -36,10 +36,11 @@ def need_tool(name: str, install: str) -> str:
 
 @dataclasses.dataclass
 class Service:
-    """A running `onemap serve`: its base URL and process."""
+    """A running `onemap serve`: its base URL, process, and the file its stdout and stderr go to."""
 
     url: str
     proc: subprocess.Popen
+    log: Path
 
 
 @contextlib.contextmanager
@@ -76,7 +77,7 @@ def service_process(data: Path | str, **env: str) -> Iterator[Service]:
                 time.sleep(0.1)
             else:
                 pytest.fail("server did not answer /healthz within 30 s")
-            yield Service(url, proc)
+            yield Service(url, proc, log_path)
         finally:
             if proc.poll() is None:
                 proc.terminate()
