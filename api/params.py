@@ -16,6 +16,9 @@ from onemap.settings import Settings
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 #: Query parameters with a meaning of their own; every other parameter filters on a property.
 RESERVED = frozenset({"bbox", "bbox-crs", "limit", "offset", "f", "datetime", "crs"})
+#: Largest id a path may name: ids are 64-bit integers in SQLite and PostgreSQL, and a larger one would fail in the
+#: database driver rather than be "not found".
+MAX_ID = 2**63 - 1
 
 
 def parse_bbox(text: str) -> BBox:

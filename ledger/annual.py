@@ -143,7 +143,8 @@ def svg_map(village: VillageMap, width: int = 320) -> str:
 def html_document(
     title: str, table: pd.DataFrame, supervised: pd.DataFrame, maps: list[VillageMap], year: int, notice: str
 ) -> str:
-    """The printable report: summary, per-village table with its map, and the supervision cases."""
+    """The printable report: summary, per-village table with its map, and the supervision cases; every value from the
+    data is escaped, names and descriptions being typed in by users."""
     totals = village_totals(table)
     parts = [
         "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>",
@@ -151,7 +152,7 @@ def html_document(
         f"<h1>{escape(title)}</h1>",
         f"<p class='meta'>统计截至 {report_date(year):%Y 年 %m 月 %d 日}。{escape(notice)}</p>",
         "<h2>一、全镇汇总</h2>",
-        totals.to_html(index=False, classes="grid", border=0),
+        totals.to_html(index=False, classes="grid", border=0, escape=True),
         "<h2>二、分村情况</h2>",
     ]
     for village in maps:
@@ -159,14 +160,16 @@ def html_document(
         parts.append(f"<section class='village'><h3>{escape(village.name)}</h3><div class='pair'>")
         parts.append(svg_map(village))
         body = (
-            rows.drop(columns="村").to_html(index=False, classes="grid", border=0)
+            rows.drop(columns="村").to_html(index=False, classes="grid", border=0, escape=True)
             if len(rows)
             else "<p>本年度无隐患记录。</p>"
         )
         parts.append(f"<div>{body}{_LEGEND}</div>")
         parts.append("</div></section>")
     parts.append("<h2>三、挂牌督办案件</h2>")
-    parts.append(supervised.to_html(index=False, classes="grid", border=0) if len(supervised) else "<p>无。</p>")
+    parts.append(
+        supervised.to_html(index=False, classes="grid", border=0, escape=True) if len(supervised) else "<p>无。</p>"
+    )
     parts.append("</body></html>")
     return "".join(parts)
 

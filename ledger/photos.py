@@ -46,7 +46,11 @@ def check_photo(data: bytes, *, max_bytes: int) -> Photo:
     except PhotoRejected:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise PhotoRejected(f"不是可识别的图片，请上传 JPEG、PNG 或 WebP (not a readable image: {exc})") from None
+        # The decoder's own words name Python objects ("<_io.BytesIO object at 0x…>"): the client is told the kind.
+        why = "not an image" if isinstance(exc, UnidentifiedImageError) else "damaged or truncated"
+        if isinstance(exc, Image.DecompressionBombError):
+            why = "too many pixels"
+        raise PhotoRejected(f"不是可识别的图片，请上传 JPEG、PNG 或 WebP (not a readable image: {why})") from None
     if kind not in FORMATS:
         raise PhotoRejected(f"不支持 {kind} 格式，请上传 JPEG、PNG 或 WebP (format {kind} is not accepted)")
     return Photo(FORMATS[kind], width, height)

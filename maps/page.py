@@ -8,6 +8,7 @@ so the same page works from `file://` with no network.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import escape
@@ -28,6 +29,11 @@ from maps.views import GROUPS, VIEWS, View
 
 #: Radius of the "what is near the incident" query in the emergency view.
 NEAR_RADIUS_M = 2000
+#: Stand-ins for the config and the side panel while the page's scripts are given their nonce (see `render`).
+_CONFIG = "__ONEMAP_CONFIG__"
+_PANEL = "<!--onemap-panel-->"
+#: What must not stand literally in JSON inside a <script>: "</script>" or "<!--" would end or bend the element.
+_SCRIPT_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,11 @@ class PageRequest:
     notes: tuple[str, ...] = ()
 
 
-def render(cat: Catalog, req: PageRequest, *, extra_html: str = "") -> str:
-    """The HTML page of a view."""
+def render(cat: Catalog, req: PageRequest, *, extra_html: str = "", nonce: str | None = None) -> str:
+    """The HTML page of a view; `nonce` marks its own scripts as the ones the response's CSP lets run.
+
+    The nonce is added while the page holds only markup folium and this module wrote: the config (names, notes,
+    embedded features) and the side panel go in afterwards, so no text from the data can ever carry it."""
     view, base = req.view, req.base_url
     bounds = _bounds(cat, req.village_fid)
     m = folium.Map(
@@ -120,11 +129,23 @@ def render(cat: Catalog, req: PageRequest, *, extra_html: str = "") -> str:
     root.header.add_child(Element(f"<title>{escape(view.title)} — onemap 一张图</title>"))
     root.header.add_child(Element('<link rel="icon" href="data:,">'))  # the page asks for no icon file
     if extra_html:
-        root.html.add_child(Element(extra_html))
+        root.html.add_child(Element(_PANEL))
     # Runs after folium's own script has declared the map and its feature groups.
-    start = f"OneMap.start({m.get_name()}, {json.dumps(config, ensure_ascii=False)});"
+    start = f"OneMap.start({m.get_name()}, {_CONFIG});"
     root.script.add_child(Element(f'document.addEventListener("DOMContentLoaded", () => {{ {start} }});'))
-    return root.render()
+    html = root.render()
+    if nonce:  # the inline scripts; those loaded from /static are allowed as the service's own ('self')
+        html = html.replace("<script>", f'<script nonce="{nonce}">')
+    # The config first: it cannot hold the panel's stand-in (its "<" is escaped), while the panel's text could
+    # hold the config's.
+    html = html.replace(_CONFIG, script_json(config), 1)
+    return html.replace(_PANEL, extra_html, 1) if extra_html else html
+
+
+def script_json(value: Any) -> str:
+    """`value` as JSON that is safe inside an inline <script>: no text in it can close the element."""
+    text = json.dumps(value, ensure_ascii=False)
+    return re.sub("[<>&\u2028\u2029]", lambda m: _SCRIPT_UNSAFE[m.group()], text)
 
 
 def _tiled(cat: Catalog, req: PageRequest) -> frozenset[str]:

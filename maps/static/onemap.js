@@ -148,8 +148,10 @@
       return this.app.map.hasLayer(this.group);
     }
 
+    /* Looked up as the config's own keys only: a feature's category is data, and "constructor" is no colour. */
     color(key) {
-      return this.symbol.colors[key] || this.symbol.colors[""] || "#3388ff";
+      const colors = this.symbol.colors;
+      return (Object.hasOwn(colors, key) && colors[key]) || colors[""] || "#3388ff";
     }
 
     draw(body) {
@@ -172,7 +174,7 @@
         if (f.properties.count !== undefined) {
           const [x, y] = f.geometry.coordinates;
           const marker = L.marker([y, x], { icon: countIcon(f.properties.count, this.color("")) });
-          marker.bindTooltip(`${this.spec.title}：${f.properties.count} 个（放大查看）`);
+          marker.bindTooltip(el("span", "", `${this.spec.title}：${f.properties.count} 个（放大查看）`));
           marker.on("click", () => this.app.map.setView([y, x], this.app.map.getZoom() + 2));
           layers.push(marker);
           continue;
@@ -199,7 +201,8 @@
         }),
         pointToLayer: (_, latlng) => {
           if (s.shape === "icon") {
-            return L.marker(latlng, { icon: glyphIcon(color, s.glyphs[key] || "●"), omKey: key });
+            const glyph = (Object.hasOwn(s.glyphs, key) && s.glyphs[key]) || "●";
+            return L.marker(latlng, { icon: glyphIcon(color, glyph), omKey: key });
           }
           if (s.cluster) {
             const dot = L.divIcon({ className: "om-dot", html: `<span style="background:${color}"></span>`, iconSize: [12, 12] });
@@ -219,7 +222,9 @@
       return out;
     }
 
-    /* The popup's content: inline in an export, else fetched; `show` puts the fetched HTML in place. */
+    /* The popup's content: inline in an export, else fetched; `show` puts the fetched HTML in place. That HTML is
+     * the server's (maps/popups.py), which escapes every value from the data; text from the data that this script
+     * shows itself (names, search results, the incident panel) always goes in as textContent, through el(). */
     popup(f, layer, show = (html) => layer.setPopupContent(html)) {
       if (f.properties.popup) return f.properties.popup;
       const box = el("div", "om-popup om-loading", "加载中…");
