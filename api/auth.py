@@ -22,6 +22,14 @@ router = APIRouter(prefix="/auth", tags=["sign-in 登录"])
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
+async def public() -> None:
+    """Declares a route open to everyone (api/access.py reads it); enforces nothing."""
+
+
+#: `dependencies=[PUBLIC]` on a route that anyone may call.
+PUBLIC = Depends(public)
+
+
 class Unauthorized(Exception):
     """No valid sign-in: missing, malformed or expired token, or a wrong password."""
 
@@ -74,7 +82,7 @@ async def viewer(request: Request, token: Annotated[str | None, Depends(_bearer)
 Viewer = Annotated[User | None, Depends(viewer)]
 
 
-@router.post("/token", summary="Sign in: username and password for an access token")
+@router.post("/token", summary="Sign in: username and password for an access token", dependencies=[PUBLIC])
 def sign_in(
     request: Request,
     response: Response,
@@ -83,7 +91,8 @@ def sign_in(
 ) -> dict[str, Any]:
     """OAuth2 password flow; the token goes in `Authorization: Bearer …` on later requests. With `session=cookie`
     (the map's sign-in) it is also set as an HttpOnly, same-site cookie, which no script can read and no other site
-    can send."""
+    can send; over HTTPS it is marked Secure too, so it never travels unencrypted."""
+    request.app.state.login_limit.hit(request.client.host if request.client else "unknown")
     store = users(request)
     user = store.authenticate(form.username, form.password)
     if user is None:
@@ -91,14 +100,18 @@ def sign_in(
     minutes = request.app.state.settings.token_minutes
     token = issue_token(store, user, minutes)
     if session == "cookie":
-        response.set_cookie(COOKIE, token, max_age=minutes * 60, httponly=True, samesite="strict", path="/")
+        secure = request.url.scheme == "https"
+        response.set_cookie(
+            COOKIE, token, max_age=minutes * 60, httponly=True, samesite="strict", path="/", secure=secure
+        )
     return {"access_token": token, "token_type": "bearer", "expires_in": minutes * 60}
 
 
-@router.post("/signout", summary="Sign out of the map pages")
-def sign_out(response: Response) -> dict[str, str]:
+@router.post("/signout", summary="Sign out of the map pages", dependencies=[PUBLIC])
+def sign_out(request: Request, response: Response) -> dict[str, str]:
     """Clears the sign-in cookie (a bearer token simply expires)."""
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    secure = request.url.scheme == "https"
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=secure)
     return {"status": "signed out"}
 
 
