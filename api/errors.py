@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import Unauthorized
 from api.catalog import BadLocation, FeatureNotFound, UnknownVillage
@@ -23,6 +26,15 @@ class InvalidParameter(ValueError):
 
 class AlreadyRegistered(ValueError):
     """The thing asked for is in the ledger already: registering it again would make a duplicate."""
+
+
+class ImportRefused(ValueError):
+    """A file to import, or some of its rows, refused; nothing was written. `report` (the rows and notes) is sent
+    beside the message."""
+
+    def __init__(self, message: str, report: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.report = report or {}
 
 
 class PayloadTooLarge(ValueError):
@@ -47,11 +59,12 @@ STATUS_CODES: dict[type[Exception], int] = {
     ReportNotFound: status.HTTP_404_NOT_FOUND,
     ReportDecided: status.HTTP_409_CONFLICT,
     AlreadyRegistered: status.HTTP_409_CONFLICT,
+    ImportRefused: status.HTTP_400_BAD_REQUEST,
 }
 
 
-def _problem(code: int, title: str, detail: str) -> JSONResponse:
-    return JSONResponse({"code": title, "description": detail, "detail": detail}, status_code=code)
+def _problem(code: int, title: str, detail: str, extra: dict[str, Any] | None = None) -> JSONResponse:
+    return JSONResponse({"code": title, "description": detail, "detail": detail, **(extra or {})}, status_code=code)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -67,9 +80,11 @@ def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int
     for exc_type, code in status_codes.items():
 
         def handler(request: Request, exc: Exception, code: int = code) -> JSONResponse:
-            response = _problem(code, type(exc).__name__, str(exc))
+            response = _problem(code, type(exc).__name__, str(exc), getattr(exc, "report", None))
             if code == status.HTTP_401_UNAUTHORIZED:
                 response.headers["WWW-Authenticate"] = "Bearer"
+            if isinstance(exc, RateLimited):
+                response.headers["Retry-After"] = str(exc.retry_after)
             return response
 
         app.add_exception_handler(exc_type, handler)
@@ -79,3 +94,24 @@ def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int
         return _problem(status.HTTP_400_BAD_REQUEST, "InvalidParameterValue", _validation_message(exc))
 
     app.add_exception_handler(RequestValidationError, validation_handler)
+
+    def http_handler(request: Request, exc: Exception) -> JSONResponse:
+        """The framework's own refusals (no such route, method not allowed) in the same Problem shape."""
+        assert isinstance(exc, StarletteHTTPException)
+        response = _problem(exc.status_code, _HTTP_CODES.get(exc.status_code, "HTTPError"), _http_message(exc))
+        response.headers.update(exc.headers or {})
+        return response
+
+    app.add_exception_handler(StarletteHTTPException, http_handler)
+
+
+_HTTP_CODES = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+
+
+def _http_message(exc: StarletteHTTPException) -> str:
+    if exc.status_code == status.HTTP_404_NOT_FOUND:
+        return "没有这个地址，请查看 /api.html (no such path: see /api.html for the API)"
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return f"此地址不支持该请求方法，可用 {allowed} (method not allowed here; allowed: {allowed})"
+    return str(exc.detail)
