@@ -53,6 +53,12 @@ _FIRST_CHUNK = 4096
 _MIN_CHUNK, _MAX_CHUNK = 256, 262_144
 
 
+#: Sensible ranges: lixels from a metre (finer than any crash location) to a kilometre; bandwidths from a junction's
+#: 10 m to a 10 km stretch.
+LIXEL_M = (1.0, 1000.0)
+BANDWIDTH_M = (10.0, 10_000.0)
+
+
 @dataclass(frozen=True)
 class KdeParams:
     """Parameters of a network kernel density run, checked when made so a bad value fails before any work."""
@@ -71,6 +77,11 @@ class KdeParams:
         for name in ("lixel_m", "bandwidth_m"):
             if not math.isfinite(getattr(self, name)):
                 raise ValueError(f"{name} must be finite, got {getattr(self, name)!r}")
+        if not LIXEL_M[0] <= self.lixel_m <= LIXEL_M[1]:  # a road cut into millimetres would never finish
+            raise ValueError(f"lixel_m must lie in {LIXEL_M[0]:g}..{LIXEL_M[1]:g} m, got {self.lixel_m!r}")
+        if not BANDWIDTH_M[0] <= self.bandwidth_m <= BANDWIDTH_M[1]:
+            low, high = BANDWIDTH_M
+            raise ValueError(f"bandwidth_m must lie in {low:g}..{high:g} m, got {self.bandwidth_m!r}")
         if self.kernel not in KERNELS:
             raise ValueError(f"unknown kernel {self.kernel!r}: use one of {', '.join(KERNELS)}")
         if self.method not in METHODS:

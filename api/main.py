@@ -7,16 +7,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 import onemap
-from api import auth
+from api import auth, readiness
+from api.access import PUBLIC
 from api.catalog import Catalog
 from api.errors import add_exception_handlers
+from api.limits import BodyLimit, upload_limits
+from api.observability import RequestLog
 from api.openapi import openapi_30
 from api.ratelimit import SlidingWindow
-from api.routes import analysis, fire, ledger, maps, ogc, reports, risk, tiles, villages
+from api.routes import analysis, fire, imports, ledger, maps, ogc, reports, risk, tiles, villages
+from api.security_headers import SecurityHeaders, allow_origins
 from layers import LAYERS
 from maps import assets
 from onemap.settings import Settings, get_settings
@@ -44,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.users = UserStore(settings.location)
         app.state.reports = ReportStore(settings.location, app.state.ledger)
         app.state.report_limit = SlidingWindow(settings.report_limit, 600)
+        app.state.login_limit = SlidingWindow(settings.login_limit, 600, what=("登录", "sign-in attempts"))
         # The catalog lives as long as the process; freezing it spares the collector from re-walking a million
         # geometries on every full collection, which otherwise shows up as latency spikes on large layers.
         gc.freeze()
@@ -78,18 +83,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analysis.router)
     app.include_router(fire.router)
     app.include_router(risk.router)
+    app.include_router(imports.router)
     for prefix, folder in assets.MOUNTS.items():
         app.mount(f"{assets.STATIC_URL}/{prefix}", StaticFiles(directory=folder), name=f"static-{prefix}")
     add_exception_handlers(app)
+    app.add_middleware(BodyLimit, default=settings.max_request_bytes, rules=upload_limits(settings))
+    app.add_middleware(RequestLog)  # inside CORS and security headers, so its 500 carries them too
+    allow_origins(app, settings.cors_origins)
+    app.add_middleware(SecurityHeaders, docs_paths=(app.docs_url, app.swagger_ui_oauth2_redirect_url))
 
-    @app.get("/favicon.ico", include_in_schema=False)
+    @app.get("/favicon.ico", include_in_schema=False, dependencies=[PUBLIC])
     def favicon() -> FileResponse:
         """Browsers ask for it whatever the page says."""
         return FileResponse(assets.ROOT / "static" / "favicon.svg", media_type="image/svg+xml")
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    @app.get("/healthz", tags=["operations"], summary="Liveness", dependencies=[PUBLIC])
     def healthz() -> dict[str, str]:
         """The process answers."""
         return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness",
+        responses={503: {"description": "not ready"}},
+        dependencies=[PUBLIC],
+    )
+    def readyz() -> JSONResponse:
+        """Ready to serve: the layers are loaded and the storage answers; 503 names the check that failed."""
+        return readiness.response(app)
 
     return app

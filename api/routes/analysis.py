@@ -16,18 +16,19 @@ from fastapi import APIRouter, Depends, Query, Response
 from analysis import runs
 from analysis.budget import BudgetRules, Plan, local_rules, parse_settings, plan
 from analysis.intersections import ExtractRules
-from analysis.nkde import KdeParams
+from analysis.nkde import BANDWIDTH_M, LIXEL_M, KdeParams
 from analysis.plan_export import plan_geojson, plan_workbook
 from analysis.priority import score
 from analysis.screening import Rules
+from api.access import PUBLIC, TownOffice
 from api.auth import CurrentUser
 from api.catalog import Catalog, LayerData
 from api.errors import InvalidParameter
 from api.params import SettingsDep
+from api.responses import GEOJSON, XLSX, sends
 from api.routes.ogc import CatalogDep
 from geo.network import NetworkParams
 from layers import Layer
-from ledger.roles import Forbidden, Role, User
 from store import open_store
 
 router = APIRouter(prefix="/analysis", tags=["analysis 分析"])
@@ -37,17 +38,6 @@ Budget = Annotated[float, Query(description="the money available, yuan", ge=0)]
 Costs = Annotated[list[str] | None, Query(description="local unit costs, measure=yuan, e.g. flashing_light=18000")]
 Cmfs = Annotated[list[str] | None, Query(description="local crash modification factors, measure=CMF")]
 Measures = Annotated[list[str] | None, Query(description="only these measures (default: all)")]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-async def town_office(user: CurrentUser) -> User:
-    """Only the town office runs analyses: a run replaces layers everyone sees (checked before any parameter)."""
-    if user.role != Role.ADMIN:
-        raise Forbidden("只有镇安办可以运行分析 (only the town office runs analyses)")
-    return user
-
-
-TownOffice = Annotated[User, Depends(town_office)]
 
 
 class Served:
@@ -104,7 +94,9 @@ def run_intersections(
     return {**extraction.report, "repairs_text": extraction.repairs, "parameters": extraction.parameters}
 
 
-@router.get("/intersections", summary="The stored intersections: flags and the extraction parameters")
+@router.get(
+    "/intersections", summary="The stored intersections: flags and the extraction parameters", dependencies=[PUBLIC]
+)
 def get_intersections(cat: CatalogDep) -> dict[str, Any]:
     """Counts and the intersections a planner looks at first: sight triangles blocked, steep minor approaches."""
     frame = cat["intersections"].frame
@@ -149,7 +141,7 @@ def run_blackspots(cat: CatalogDep, settings: SettingsDep, user: TownOffice, as_
     }
 
 
-@router.get("/blackspots", summary="The stored 事故多发点段")
+@router.get("/blackspots", summary="The stored 事故多发点段", dependencies=[PUBLIC])
 def get_blackspots(cat: CatalogDep) -> dict[str, Any]:
     """The accident_segments layer as stored, with the parameters each finding came from."""
     found = _records(cat["accident_segments"].frame)
@@ -162,8 +154,10 @@ def run_nkde(
     settings: SettingsDep,
     user: TownOffice,
     as_of: AsOf = None,
-    lixel_m: Annotated[float, Query(description="length of the road pieces (m)", gt=0)] = 50.0,
-    bandwidth_m: Annotated[float, Query(description="kernel bandwidth along the roads (m)", gt=0)] = 300.0,
+    lixel_m: Annotated[float, Query(description="length of the road pieces (m)", ge=LIXEL_M[0], le=LIXEL_M[1])] = 50.0,
+    bandwidth_m: Annotated[
+        float, Query(description="kernel bandwidth along the roads (m)", ge=BANDWIDTH_M[0], le=BANDWIDTH_M[1])
+    ] = 300.0,
     kernel: Literal["quartic", "triangular", "uniform", "epanechnikov"] = "quartic",
     method: Literal["simple", "discontinuous"] = "simple",
 ) -> dict[str, Any]:
@@ -186,7 +180,9 @@ def run_nkde(
     }
 
 
-@router.get("/nkde", summary="The stored crash density: its parameters and the densest stretches")
+@router.get(
+    "/nkde", summary="The stored crash density: its parameters and the densest stretches", dependencies=[PUBLIC]
+)
 def get_nkde(cat: CatalogDep, top: Annotated[int, Query(ge=1, le=500)] = 20) -> dict[str, Any]:
     """The densest lixels first; the whole layer is at /collections/crash_density/items."""
     frame = cat["crash_density"].frame
@@ -245,7 +241,7 @@ def run_plan(
     return _plan_json(run.priorities, run.plan, day)
 
 
-@router.get("/plan", summary="The stored 千灯万带 plan, ranked, with each factor's points")
+@router.get("/plan", summary="The stored 千灯万带 plan, ranked, with each factor's points", dependencies=[PUBLIC])
 def get_plan(cat: CatalogDep) -> dict[str, Any]:
     """Every scored candidate in priority order; `planned` marks those the budget funds."""
     frame = cat["treatment_plan"].frame.sort_values("rank")
@@ -256,7 +252,11 @@ def get_plan(cat: CatalogDep) -> dict[str, Any]:
     return {"count": len(records), "parameters": stored_parameters(frame), "candidates": records}
 
 
-@router.get("/plan.xlsx", summary="A budget plan as an Excel workbook (computed for the given budget)")
+@router.get(
+    "/plan.xlsx",
+    summary="A budget plan as an Excel workbook (computed for the given budget)",
+    **sends(XLSX, description="千灯万带 plan workbook"),
+)
 def plan_xlsx(
     cat: CatalogDep,
     user: CurrentUser,
@@ -275,7 +275,11 @@ def plan_xlsx(
     )
 
 
-@router.get("/plan.geojson", summary="A budget plan as GeoJSON (computed for the given budget)")
+@router.get(
+    "/plan.geojson",
+    summary="A budget plan as GeoJSON (computed for the given budget)",
+    **sends(GEOJSON, description="One point per planned intersection"),
+)
 def plan_geo(
     cat: CatalogDep,
     user: CurrentUser,
@@ -286,4 +290,4 @@ def plan_geo(
     """One point per planned intersection with its measures, cost and expected benefit."""
     day = as_of or date.today()
     _, chosen = _plan(cat, budget, day, rules)
-    return Response(plan_geojson(chosen), media_type="application/geo+json")
+    return Response(plan_geojson(chosen), media_type=GEOJSON)

@@ -12,10 +12,12 @@ import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 
 from analysis import fire_runs
+from api.access import PUBLIC, TownOffice
 from api.catalog import FeatureNotFound
 from api.errors import AlreadyRegistered
 from api.params import SettingsDep
-from api.routes.analysis import XLSX, AsOf, Served, TownOffice
+from api.responses import XLSX, sends
+from api.routes.analysis import AsOf, Served
 from api.routes.ledger import add_to_catalog
 from api.routes.ogc import CatalogDep
 from api.tables import records
@@ -68,13 +70,17 @@ def run_fire(cat: CatalogDep, settings: SettingsDep, user: TownOffice, as_of: As
     return _summary(fire_runs.fire(Served(cat, settings), as_of or date.today()))
 
 
-@router.get("", summary="The fire analyses' findings in brief")
+@router.get("", summary="The fire analyses' findings in brief", dependencies=[PUBLIC])
 def get_fire(cat: CatalogDep, as_of: AsOf = None) -> dict[str, Any]:
     """Blocked lanes, cut-off buildings and settlements with the blockage to clear, settlements ranked."""
     return _summary(_now(cat, as_of))
 
 
-@router.get("/lanes", summary="Every fire lane: passability, obstructions, dead end, legal basis and party")
+@router.get(
+    "/lanes",
+    summary="Every fire lane: passability, obstructions, dead end, legal basis and party",
+    dependencies=[PUBLIC],
+)
 def fire_lanes(cat: CatalogDep) -> dict[str, Any]:
     """Computed from the lanes and obstructions; disagreements with the surveyed status are listed."""
     lanes, table = fire_runs.lane_findings(_ReadOnly(cat))
@@ -85,14 +91,20 @@ def fire_lanes(cat: CatalogDep) -> dict[str, Any]:
     }
 
 
-@router.get("/cut-off", summary="Buildings a blocked lane cuts off or puts beyond the response standard")
+@router.get(
+    "/cut-off", summary="Buildings a blocked lane cuts off or puts beyond the response standard", dependencies=[PUBLIC]
+)
 def cut_off(cat: CatalogDep, as_of: AsOf = None) -> dict[str, Any]:
     """Each with the time before and after, the standard, and the obstruction whose clearing restores it."""
     rows = _now(cat, as_of).response.cut_off
     return {"count": len(rows), "cut_off": records(rows, index=False)}
 
 
-@router.get("/coverage", summary="Share of buildings, people, risk sources and old settlements within each band")
+@router.get(
+    "/coverage",
+    summary="Share of buildings, people, risk sources and old settlements within each band",
+    dependencies=[PUBLIC],
+)
 def coverage(
     cat: CatalogDep,
     as_of: AsOf = None,
@@ -110,7 +122,11 @@ def coverage(
     }
 
 
-@router.get("/settlements", summary="Old settlements ranked for rectification, with a 一区一策 draft each")
+@router.get(
+    "/settlements",
+    summary="Old settlements ranked for rectification, with a 一区一策 draft each",
+    dependencies=[PUBLIC],
+)
 def settlements(cat: CatalogDep, as_of: AsOf = None) -> dict[str, Any]:
     """Each factor's points, the explanation, and the draft plan that can be registered in the ledger."""
     found = fire_runs.settlement_findings(_ReadOnly(cat), as_of or date.today())
@@ -119,7 +135,12 @@ def settlements(cat: CatalogDep, as_of: AsOf = None) -> dict[str, Any]:
     return {"settlements": records(table, index=False), "drafts": [d.to_dict() for d in found.drafts]}
 
 
-@router.get(".xlsx", summary="Every fire finding as one Excel workbook")
+@router.get(
+    ".xlsx",
+    summary="Every fire finding as one Excel workbook",
+    **sends(XLSX, description="Fire findings"),
+    dependencies=[PUBLIC],
+)
 def fire_xlsx(cat: CatalogDep, as_of: AsOf = None) -> Response:
     """Lanes, cut-off buildings, coverage, places outside, settlements ranked, drafts, clusters, block spacing."""
     run = _now(cat, as_of)

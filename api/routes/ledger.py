@@ -7,25 +7,27 @@ and nothing is written.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-import geopandas as gpd
 import pandas as pd
 from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field, ValidationError
 from shapely.geometry import Point
 
 from api.auth import CurrentUser
-from api.catalog import Catalog
+from api.catalog import Catalog, LayerData
 from api.errors import InvalidParameter
-from api.params import SettingsDep
+from api.params import MAX_ID, SettingsDep
+from api.responses import IMAGES, XLSX, sends
 from api.routes.ogc import CatalogDep
 from api.tables import records
 from api.uploads import read_photo
-from layers.frames import properties_of
+from layers import LAYERS
+from layers.frames import frame_from_properties, properties_of
 from layers.ledger import HazardProperties
 from layers.vocab import HazardStatus
 from ledger.lists import due_within, hazard_table, problem_list, statistics, workbook
@@ -34,8 +36,7 @@ from ledger.workflow import Action, allowed, is_overdue
 from store.ledger import LedgerStore
 
 router = APIRouter(prefix="/ledger", tags=["ledger 隐患台账"])
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FidPath = Annotated[int, Path(ge=1, description="Hazard id (fid)")]
+FidPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Hazard id (fid)")]
 
 
 class StepRequest(BaseModel):
@@ -182,10 +183,7 @@ def ledger_stats(
 @router.get(
     "/export.xlsx",
     summary="The two lists (两个清单) as XLSX",
-    response_class=Response,
-    responses={
-        200: {"content": {XLSX: {}}, "description": "问题隐患清单, 制度措施清单, 责任单位汇总, 逾期, 7日内到期"}
-    },
+    **sends(XLSX, description="问题隐患清单, 制度措施清单, 责任单位汇总, 逾期, 7日内到期"),
 )
 def export_lists(cat: CatalogDep, user: CurrentUser) -> Response:
     """One workbook with Chinese headers, within the user's remit."""
@@ -281,8 +279,8 @@ def list_photos(request: Request, user: CurrentUser, fid: FidPath) -> dict[str, 
     return {"id": fid, "photos": ledger.photos(fid)}
 
 
-@router.get("/photos/{photo_id}", summary="One photo", response_class=Response)
-def get_photo(request: Request, user: CurrentUser, photo_id: Annotated[int, Path(ge=1)]) -> Response:
+@router.get("/photos/{photo_id}", summary="One photo", **sends(*IMAGES, description="The image"))
+def get_photo(request: Request, user: CurrentUser, photo_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
     """The image itself, for users who may read its hazard."""
     ledger = _ledger(request)
     fid, media_type, data = ledger.photo(photo_id)
@@ -299,21 +297,26 @@ def _version_from(if_match: str | None) -> int:
     return int(text[1:])
 
 
+#: One change to the served ledger at a time, so two writes in flight cannot lose one another's row.
+_serving = threading.Lock()
+
+
 def add_to_catalog(cat: Catalog, fid: int, props: HazardProperties, point: Point) -> None:
-    """Serve the new hazard at once on the maps and the OGC API (the index takes it without a rebuild)."""
-    data = cat["hazards"]
-    row = gpd.GeoDataFrame(
-        [{k: getattr(v, "value", v) for k, v in props.model_dump().items()}],
-        geometry=[point],
-        crs=data.frame.crs,
-        index=pd.Index([fid], name=data.frame.index.name),
-    )
-    data.frame = pd.concat([data.frame, row[data.frame.columns]])
-    data.index.insert(fid, point)
+    """Serve the new hazard at once on the maps and the OGC API. A new frame and index are swapped in together, so
+    a request reading the layer meanwhile sees it whole, before or after, never an index ahead of its frame."""
+    row = frame_from_properties(LAYERS["hazards"], [props], [point], fids=[fid])
+    with _serving:
+        data = cat["hazards"]
+        cat.replace("hazards", LayerData.build(data.layer, pd.concat([data.frame, row[data.frame.columns]])))
 
 
 def _refresh(cat: Catalog, fid: int, props: HazardProperties) -> None:
-    """Keep the served copy (maps, OGC items) in step with the ledger."""
-    frame = cat["hazards"].frame
-    for name, value in props.model_dump().items():
-        frame.at[fid, name] = getattr(value, "value", value)
+    """Keep the served copy (maps, OGC items) in step with the ledger: a changed copy swapped in, the index kept
+    (a step moves no hazard)."""
+    with _serving:
+        data = cat["hazards"]
+        frame = data.frame.copy()
+        row = frame_from_properties(LAYERS["hazards"], [props], [frame.geometry.loc[fid]], fids=[fid])
+        for name in row.columns.drop(row.geometry.name):
+            frame.at[fid, name] = row.at[fid, name]
+        cat.replace("hazards", LayerData(data.layer, frame, data.index))

@@ -13,7 +13,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from api.auth import Viewer
 from api.errors import InvalidParameter
 from api.params import SettingsDep, check_in_area, parse_bbox
+from api.responses import GEOJSON, sends
 from api.routes.ogc import CatalogDep, LayerDep, check_visible, visible_to
+from api.security_headers import csp_nonce
 from geo.gcj02 import gcj02_to_wgs84
 from layers.frames import properties_of
 from ledger.roles import User, visible_fids
@@ -69,7 +71,10 @@ def _page(
         tiles_above=settings.map_tiles_above,
     )
     panel = village_panel(cat, village_fid, hazards=_visible(cat, user)) if village_fid is not None else ""
-    return HTMLResponse(render(cat, req, extra_html=panel))
+    return HTMLResponse(render(cat, req, extra_html=panel, nonce=csp_nonce(request)))
+
+
+IN_VIEW = sends(GEOJSON, description="GeoJSON of the features in view")
 
 
 @router.get("", response_class=HTMLResponse, summary="镇域安全风险一张图 (all layers)")
@@ -110,14 +115,17 @@ def village_map(
 
 
 @router.get("/risk", response_class=HTMLResponse, summary="安全风险四色分布图 (town level)")
-def risk_map(cat: CatalogDep, settings: SettingsDep, user: Viewer, basemap: BasemapParam = None) -> HTMLResponse:
+def risk_map(
+    request: Request, cat: CatalogDep, settings: SettingsDep, user: Viewer, basemap: BasemapParam = None
+) -> HTMLResponse:
     """Villages in the colour of the highest level graded among their risk sources, the sources in their graded
     colours, and a legend counting each colour."""
-    return _risk_page(cat, settings, basemap, user)
+    return _risk_page(request, cat, settings, basemap, user)
 
 
 @router.get("/risk/{village_id}", response_class=HTMLResponse, summary="村级安全风险四色分布图")
 def village_risk_map(
+    request: Request,
     cat: CatalogDep,
     settings: SettingsDep,
     village_id: Annotated[str, Path(description="Village fid or 12-digit division code")],
@@ -126,11 +134,16 @@ def village_risk_map(
 ) -> HTMLResponse:
     """The four-colour map of one village, zoomed to it: that village and its own risk sources only, so the
     legend counts are the village's."""
-    return _risk_page(cat, settings, basemap, user, village_fid=cat.village_fid(village_id))
+    return _risk_page(request, cat, settings, basemap, user, village_fid=cat.village_fid(village_id))
 
 
 def _risk_page(
-    cat: Any, settings: Any, name: BasemapName | None, user: User | None, village_fid: int | None = None
+    request: Request,
+    cat: Any,
+    settings: Any,
+    name: BasemapName | None,
+    user: User | None,
+    village_fid: int | None = None,
 ) -> HTMLResponse:
     path = "/map/risk/data" if village_fid is None else f"/map/risk/{village_fid}/data"
     symbols = four_colour.four_colour(cat).symbols(village_fid)
@@ -143,10 +156,10 @@ def _risk_page(
         data_path=path,
         tiles_above=settings.map_tiles_above,
     )
-    return HTMLResponse(render(cat, req))
+    return HTMLResponse(render(cat, req, nonce=csp_nonce(request)))
 
 
-@router.get("/data/{collection_id}", summary="Features in view, simplified for the zoom")
+@router.get("/data/{collection_id}", summary="Features in view, simplified for the zoom", **IN_VIEW)
 def map_data(
     cat: CatalogDep,
     data: LayerDep,
@@ -160,7 +173,7 @@ def map_data(
     return _data(cat, data, bbox, zoom, user, shift, viewport)
 
 
-@router.get("/risk/data/{collection_id}", summary="Features in view for the four-colour map")
+@router.get("/risk/data/{collection_id}", summary="Features in view for the four-colour map", **IN_VIEW)
 def risk_data(
     cat: CatalogDep,
     data: LayerDep,
@@ -174,7 +187,9 @@ def risk_data(
     return _data(cat, data, bbox, zoom, user, shift, four_colour.viewport)
 
 
-@router.get("/risk/{village_id}/data/{collection_id}", summary="Features in view for a village's four-colour map")
+@router.get(
+    "/risk/{village_id}/data/{collection_id}", summary="Features in view for a village's four-colour map", **IN_VIEW
+)
 def village_risk_data(
     cat: CatalogDep,
     data: LayerDep,
@@ -194,7 +209,7 @@ def _data(
 ) -> JSONResponse:
     only = visible_to(data, user, data.fids) if data.layer.private else None
     body = draw(cat, data.layer.id, parse_bbox(bbox), zoom, shift=shift == "gcj02", only=only)
-    return JSONResponse(body, media_type="application/geo+json")
+    return JSONResponse(body, media_type=GEOJSON)
 
 
 @router.get("/popup/{collection_id}/{fid}", response_class=HTMLResponse, summary="Popup of one feature")

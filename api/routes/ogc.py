@@ -11,10 +11,12 @@ import numpy as np
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 
+from api.access import PUBLIC
 from api.auth import Unauthorized, Viewer
 from api.catalog import Catalog, LayerData
 from api.features import features_json, queryables, select
 from api.params import CRS84, BBoxDep, FormatDep, PageDep, SettingsDep, property_filters
+from api.responses import GEOJSON, sends
 from api.vector_tiles import MEDIA_TYPE as MVT
 from layers import SYNTHETIC_NOTICE
 from ledger.roles import Forbidden, User, visible_fids
@@ -22,7 +24,6 @@ from onemap.settings import Settings
 
 router = APIRouter(tags=["OGC API – Features"])
 
-GEOJSON = "application/geo+json"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -58,7 +59,7 @@ def _link(href: str, rel: str, type_: str, title: str | None = None) -> dict[str
     return link
 
 
-@router.get("/", summary="Landing page")
+@router.get("/", summary="Landing page", dependencies=[PUBLIC])
 def landing(request: Request, cat: CatalogDep, _f: FormatDep) -> dict[str, Any]:
     """Where to find the API definition, the conformance classes and the collections."""
     root = _root(request)
@@ -76,7 +77,7 @@ def landing(request: Request, cat: CatalogDep, _f: FormatDep) -> dict[str, Any]:
     }
 
 
-@router.get("/conformance", summary="Conformance classes")
+@router.get("/conformance", summary="Conformance classes", dependencies=[PUBLIC])
 def conformance(_f: FormatDep) -> dict[str, list[str]]:
     """The OGC API – Features conformance classes this service implements."""
     return {"conformsTo": CONFORMANCE}
@@ -104,7 +105,7 @@ def _collection(request: Request, data: LayerData, cat: Catalog, settings: Setti
     }
 
 
-@router.get("/collections", summary="Collections")
+@router.get("/collections", summary="Collections", dependencies=[PUBLIC])
 def collections(request: Request, cat: CatalogDep, settings: SettingsDep, _f: FormatDep) -> dict[str, Any]:
     """Every layer as a feature collection."""
     root = _root(request)
@@ -114,7 +115,7 @@ def collections(request: Request, cat: CatalogDep, settings: SettingsDep, _f: Fo
     }
 
 
-@router.get("/collections/{collection_id}", summary="One collection")
+@router.get("/collections/{collection_id}", summary="One collection", dependencies=[PUBLIC])
 def collection(
     request: Request,
     data: LayerDep,
@@ -126,7 +127,12 @@ def collection(
     return _collection(request, data, cat, settings)
 
 
-@router.get("/collections/{collection_id}/queryables", summary="Properties to filter on")
+@router.get(
+    "/collections/{collection_id}/queryables",
+    summary="Properties to filter on",
+    **sends("application/schema+json", description="JSON Schema of the queryable properties"),
+    dependencies=[PUBLIC],
+)
 def collection_queryables(request: Request, data: LayerDep, _f: FormatDep) -> JSONResponse:
     """JSON Schema of the properties usable as `?name=value` filters on /items."""
     schema = data.layer.properties.model_json_schema()
@@ -161,8 +167,7 @@ def check_visible(data: LayerData, user: User | None, fid: int) -> None:
 @router.get(
     "/collections/{collection_id}/items",
     summary="Features of a collection",
-    response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}, "description": "A GeoJSON FeatureCollection"}},
+    **sends(GEOJSON, description="A GeoJSON FeatureCollection"),
 )
 async def items(
     request: Request, data: LayerDep, bbox: BBoxDep, page: PageDep, user: Viewer, _f: FormatDep
@@ -206,8 +211,7 @@ def _with(base: str, request: Request, offset: int, limit: int | None = None) ->
 @router.get(
     "/collections/{collection_id}/items/{feature_id}",
     summary="One feature",
-    response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}, "description": "A GeoJSON Feature"}},
+    **sends(GEOJSON, description="A GeoJSON Feature"),
 )
 def item(
     request: Request,

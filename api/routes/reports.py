@@ -13,9 +13,11 @@ from fastapi import APIRouter, File, Path, Request, Response, UploadFile
 from pydantic import BaseModel, Field, ValidationError
 from shapely.geometry import Point
 
+from api.access import PUBLIC
 from api.auth import CurrentUser
 from api.errors import InvalidParameter
-from api.params import SettingsDep
+from api.params import MAX_ID, SettingsDep
+from api.responses import IMAGES, sends
 from api.routes.ledger import add_to_catalog
 from api.routes.ogc import CatalogDep
 from api.uploads import read_photo
@@ -68,7 +70,7 @@ def _staff_view(report: Report) -> dict[str, Any]:
             "phone": report.phone, "decided_by": report.decided_by, "hazard_id": report.hazard_fid}  # fmt: skip
 
 
-@public.post("", status_code=201, summary="Report a hazard (no account needed)")
+@public.post("", status_code=201, summary="Report a hazard (no account needed)", dependencies=[PUBLIC])
 def submit_report(request: Request, cat: CatalogDep, settings: SettingsDep, new: NewReport) -> dict[str, Any]:
     """Store the report and return its tracking code; at most a few reports per address every ten minutes."""
     _limit(request)
@@ -77,7 +79,7 @@ def submit_report(request: Request, cat: CatalogDep, settings: SettingsDep, new:
     return {**report.public(), "message": "已收到举报，请保存跟踪码查询处理结果 (keep the code to follow the report)"}
 
 
-@public.post("/{code}/photo", summary="Add one photo to your report")
+@public.post("/{code}/photo", summary="Add one photo to your report", dependencies=[PUBLIC])
 async def add_report_photo(
     request: Request,
     settings: SettingsDep,
@@ -90,7 +92,7 @@ async def add_report_photo(
     return _reports(request).add_photo(code, photo, data).public()
 
 
-@public.get("/{code}", summary="Follow a report by its tracking code")
+@public.get("/{code}", summary="Follow a report by its tracking code", dependencies=[PUBLIC])
 def follow_report(request: Request, code: Annotated[str, Path(min_length=4, max_length=20)]) -> dict[str, Any]:
     """Status only: no contact details, no staff names."""
     return _reports(request).by_code(code).public()
@@ -112,8 +114,8 @@ def pending_reports(request: Request, user: CurrentUser) -> dict[str, Any]:
     return {"count": len(reports), "reports": [_staff_view(r) for r in reports]}
 
 
-@staff.get("/{report_id}/photo", summary="The reporter's photo", response_class=Response)
-def report_photo(request: Request, user: CurrentUser, report_id: Annotated[int, Path(ge=1)]) -> Response:
+@staff.get("/{report_id}/photo", summary="The reporter's photo", **sends(*IMAGES, description="The image"))
+def report_photo(request: Request, user: CurrentUser, report_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
     """For staff who may decide the report."""
     store = _reports(request)
     _check_staff(user, store.get(report_id))
@@ -123,7 +125,11 @@ def report_photo(request: Request, user: CurrentUser, report_id: Annotated[int, 
 
 @staff.post("/{report_id}/accept", status_code=201, summary="Accept a report into the ledger")
 def accept_report(
-    request: Request, cat: CatalogDep, user: CurrentUser, report_id: Annotated[int, Path(ge=1)], filing: Acceptance
+    request: Request,
+    cat: CatalogDep,
+    user: CurrentUser,
+    report_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    filing: Acceptance,
 ) -> dict[str, Any]:
     """Register the report as a hazard (发现方式 群众举报) and mark it accepted, together."""
     store = _reports(request)
@@ -151,7 +157,7 @@ def accept_report(
 
 @staff.post("/{report_id}/reject", summary="Reject a report with a reason")
 def reject_report(
-    request: Request, user: CurrentUser, report_id: Annotated[int, Path(ge=1)], rejection: Rejection
+    request: Request, user: CurrentUser, report_id: Annotated[int, Path(ge=1, le=MAX_ID)], rejection: Rejection
 ) -> dict[str, Any]:
     """The reporter sees the reason when they follow the code."""
     store = _reports(request)

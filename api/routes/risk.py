@@ -17,10 +17,12 @@ from analysis.risk_grading import grade, village_summary
 from analysis.risk_register import register_workbook
 from analysis.risk_runs import surface
 from analysis.risk_surface import COMPONENTS, SurfaceRules, rank_from_cells
+from api.access import PUBLIC, TownOffice
 from api.auth import CurrentUser, Viewer
 from api.errors import InvalidParameter
 from api.params import SettingsDep, check_in_area
-from api.routes.analysis import XLSX, AsOf, Served, TownOffice, stored_parameters
+from api.responses import XLSX, sends
+from api.routes.analysis import AsOf, Served, stored_parameters
 from api.routes.ogc import CatalogDep
 from api.tables import records
 from ledger.roles import visible_fids
@@ -33,7 +35,11 @@ def major_hazards(cat) -> pd.DataFrame:
     return assess(cat["risk_sources"].frame, cat["buildings"].frame)
 
 
-@router.get("/major-hazards", summary="GB 18218-2018: S, exposed people, α, R and the grade of every site")
+@router.get(
+    "/major-hazards",
+    summary="GB 18218-2018: S, exposed people, α, R and the grade of every site",
+    dependencies=[PUBLIC],
+)
 def get_major_hazards(cat: CatalogDep) -> dict[str, Any]:
     """Each substance's q, Q and β with where they came from, and the calculation in words."""
     table = major_hazards(cat)
@@ -41,7 +47,11 @@ def get_major_hazards(cat: CatalogDep) -> dict[str, Any]:
     return {"major": [int(f) for f in major.index], "sources": records(table)}
 
 
-@router.get("/grades", summary="Four-colour risk levels by LEC or LS, and the count of each colour per village")
+@router.get(
+    "/grades",
+    summary="Four-colour risk levels by LEC or LS, and the count of each colour per village",
+    dependencies=[PUBLIC],
+)
 def get_grades(cat: CatalogDep) -> dict[str, Any]:
     """The rule applied to each source, and where it disagrees with the level on record."""
     graded = grade(cat["risk_sources"].frame, cat["villages"].frame)
@@ -49,7 +59,11 @@ def get_grades(cat: CatalogDep) -> dict[str, Any]:
     return {"sources": records(graded), "villages": records(villages, index=False)}
 
 
-@router.get("/register.xlsx", summary="The graded register: major hazard sources and every risk source's level")
+@router.get(
+    "/register.xlsx",
+    summary="The graded register: major hazard sources and every risk source's level",
+    **sends(XLSX, description="重大危险源清单 and the four-colour register"),
+)
 def register_xlsx(cat: CatalogDep, user: CurrentUser) -> Response:
     """重大危险源清单 with grades and responsible units, the four-colour register, and the villages ranked by the
     stored composite surface with its weights."""
@@ -107,7 +121,11 @@ def run_surface(
     return _surface_json(frame, result.villages, result.rules.as_dict(), day.isoformat())
 
 
-@router.get("/surface", summary="The stored composite risk surface: its weights, the top hexagons, villages ranked")
+@router.get(
+    "/surface",
+    summary="The stored composite risk surface: its weights, the top hexagons, villages ranked",
+    dependencies=[PUBLIC],
+)
 def get_surface(cat: CatalogDep, top: Annotated[int, Query(ge=1, le=500)] = 20) -> dict[str, Any]:
     """Read from the risk_surface layer the map shows; the whole layer is at /collections/risk_surface/items."""
     frame = cat["risk_surface"].frame
