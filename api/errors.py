@@ -105,12 +105,14 @@ def add_exception_handlers(app: FastAPI, status_codes: dict[type[Exception], int
     app.add_exception_handler(StarletteHTTPException, http_handler)
 
 
-_HTTP_CODES = {404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+_HTTP_CODES = {400: "InvalidBody", 404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
 
 
 def _http_message(exc: StarletteHTTPException) -> str:
     if exc.status_code == status.HTTP_404_NOT_FOUND:
         return "没有这个地址，请查看 /api.html (no such path: see /api.html for the API)"
+    if exc.status_code == status.HTTP_400_BAD_REQUEST:  # a body FastAPI could not parse (JSON, form, multipart)
+        return f"请求正文无法解析，请发送有效的 JSON 或表单 (the request body could not be parsed: {exc.detail})"
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
         allowed = (exc.headers or {}).get("Allow", "")
         return f"此地址不支持该请求方法，可用 {allowed} (method not allowed here; allowed: {allowed})"

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import io
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from backends import BACKENDS, settings_for, town_on
+from backends import BACKENDS, settings_for, town_copy, with_account
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from onemap.settings import DEMO_GPKG
-from store.users import UserStore
 
 PASSWORD = "correct horse battery"
 HUGE = "9" * 30
@@ -25,15 +23,9 @@ LEAKS = ("Traceback", "/work", "site-packages", '.py"', ".py'", 'File "', " obje
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def served(request, tmp_path_factory) -> Iterator[tuple[TestClient, dict[str, str], str]]:
-    path = tmp_path_factory.mktemp("errors") / "town.gpkg"
-    shutil.copy(DEMO_GPKG, path)
-    users = UserStore(path)
-    users.add("admin", PASSWORD, "admin")
-    users.close()
-    with (
-        town_on(request.param, path) as location,
-        TestClient(create_app(settings_for(location)), raise_server_exceptions=False) as client,
-    ):
+    location = town_copy(request.param, DEMO_GPKG, tmp_path_factory.mktemp("errors"))
+    with_account(location, "admin", PASSWORD, "admin")
+    with TestClient(create_app(settings_for(location)), raise_server_exceptions=False) as client:
         token = client.post("/auth/token", data={"username": "admin", "password": PASSWORD}).json()["access_token"]
         yield client, {"Authorization": f"Bearer {token}"}, location
 
@@ -137,6 +129,20 @@ def test_a_bad_request_gets_a_plain_4xx(served, method, path, options):
     if path.startswith(("/ledger", "/reports")) and method == "POST":
         options = {**options, "headers": {**bearer, **options.get("headers", {})}}
     _check(client.request(method, path, **options), f"{method} {path}", location)
+
+
+def test_a_body_that_does_not_parse_is_a_400_saying_so(served):
+    client, bearer, location = served
+    nested = b'{"description": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    for body in (nested, b"[" * 100_000):  # deeper than the JSON parser recurses
+        response = client.post("/ledger/hazards", content=body, headers={**bearer, "Content-Type": "application/json"})
+        _check(response, "POST /ledger/hazards", location)
+        assert response.status_code == 400 and response.json()["code"] == "InvalidBody"
+        assert "could not be parsed" in response.json()["description"]
+    broken = client.post(
+        "/ledger/hazards", content=b"{not json", headers={**bearer, "Content-Type": "application/json"}
+    )
+    assert broken.status_code == 400 and "JSON" in broken.json()["description"]
 
 
 def test_a_file_that_is_not_an_image_is_refused_without_the_decoders_words(served):
