@@ -45,3 +45,29 @@ def hostile_town(folder: Path) -> tuple[Path, int]:
     store.replace(LAYERS["villages"], villages)
     store.replace(LAYERS["risk_sources"], sources)
     return path, source
+
+
+def village_outline(api) -> shapely.Geometry:
+    """VILLAGE's outline as the service serves it (`api` a TestClient or an httpx client on the service)."""
+    villages = api.get("/collections/villages/items", params={"limit": 100}).json()["features"]
+    return shapely.geometry.shape(next(f for f in villages if f["properties"]["code"] == VILLAGE)["geometry"])
+
+
+def plant(api, bearer: dict[str, str], source: int, hazard_at: shapely.Point, report_at: shapely.Point) -> dict:
+    """Through the real API: a hostile hazard at `hazard_at` with hostile measures, linked to risk source `source`,
+    and a hostile public report at `report_at` accepted into the ledger. The two new hazards' fids."""
+    new = {**HAZARD, "lon": hazard_at.x, "lat": hazard_at.y, "sector": "fire", "channel": "department_inspection"}
+    registered = api.post("/ledger/hazards", json=new, headers=bearer)
+    assert registered.status_code == 201, registered.text
+    fid = registered.json()["id"]
+    edit = {"action": "edit", "version": 1,
+            "fields": {"measures": MEASURES, "linked_layer": "risk_sources", "linked_fid": source}}  # fmt: skip
+    assert api.post(f"/ledger/hazards/{fid}/steps", json=edit, headers=bearer).status_code == 200
+    report = api.post("/reports", json={"lon": report_at.x, "lat": report_at.y, "description": REPORT})
+    assert report.status_code == 201, report.text
+    reports = api.get("/ledger/reports", headers=bearer).json()["reports"]
+    (pending,) = [r for r in reports if r["description"] == REPORT]
+    filing = {"sector": "fire", "responsible_unit": "村委会", "responsible_person": "赵六"}
+    accepted = api.post(f"/ledger/reports/{pending['id']}/accept", json=filing, headers=bearer)
+    assert accepted.status_code == 201, accepted.text
+    return {"hazard": fid, "report_hazard": accepted.json()["hazard_id"]}

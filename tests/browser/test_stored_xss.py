@@ -12,7 +12,17 @@ import httpx2 as httpx
 import pytest
 import shapely
 from backends import BACKEND, town_copy, with_account
-from hostile_text import HAZARD, MEASURES, REPORT, SOURCE_NAME, VILLAGE, VILLAGE_NAME, hostile_town
+from hostile_text import (
+    HAZARD,
+    MEASURES,
+    REPORT,
+    SOURCE_NAME,
+    VILLAGE,
+    VILLAGE_NAME,
+    hostile_town,
+    plant,
+    village_outline,
+)
 from outside_tools import running_service
 
 pytestmark = pytest.mark.browser
@@ -34,26 +44,10 @@ def town(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     with running_service(data, ONEMAP_REPORT_LIMIT="100") as url, httpx.Client(base_url=url, timeout=30) as api:
         token = api.post("/auth/token", data={"username": "admin", "password": PASSWORD}).json()["access_token"]
         bearer = {"Authorization": f"Bearer {token}"}
-        villages = api.get("/collections/villages/items", params={"limit": 100}).json()["features"]
-        outline = shapely.geometry.shape(next(f for f in villages if f["properties"]["code"] == VILLAGE)["geometry"])
-        first, second = _two_points_apart(outline)
-        new = {**HAZARD, "lon": first.x, "lat": first.y, "sector": "fire", "channel": "department_inspection"}
-        registered = api.post("/ledger/hazards", json=new, headers=bearer)
-        assert registered.status_code == 201, registered.text
-        fid = registered.json()["id"]
-        edit = {"action": "edit", "version": 1,
-                "fields": {"measures": MEASURES, "linked_layer": "risk_sources", "linked_fid": source}}  # fmt: skip
-        assert api.post(f"/ledger/hazards/{fid}/steps", json=edit, headers=bearer).status_code == 200
-        report = api.post("/reports", json={"lon": second.x, "lat": second.y, "description": REPORT})
-        assert report.status_code == 201, report.text
-        reports = api.get("/ledger/reports", headers=bearer).json()["reports"]
-        (pending,) = [r for r in reports if r["description"] == REPORT]
-        filing = {"sector": "fire", "responsible_unit": "村委会", "responsible_person": "赵六"}
-        accepted = api.post(f"/ledger/reports/{pending['id']}/accept", json=filing, headers=bearer)
-        assert accepted.status_code == 201, accepted.text
+        first, second = _two_points_apart(village_outline(api))
+        planted = plant(api, bearer, source, first, second)
         source_at = api.get(f"/collections/risk_sources/items/{source}").json()["geometry"]["coordinates"]
-        yield {"url": url, "hazard": fid, "report_hazard": accepted.json()["hazard_id"], "source": source,
-               "source_at": source_at, "first": first, "second": second}  # fmt: skip
+        yield {"url": url, **planted, "source": source, "source_at": source_at, "first": first, "second": second}
 
 
 def _two_points_apart(outline) -> tuple[shapely.Point, shapely.Point]:

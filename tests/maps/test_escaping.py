@@ -14,7 +14,18 @@ import pytest
 import shapely
 from backends import BACKENDS, settings_for, town_on, with_account
 from fastapi.testclient import TestClient
-from hostile_text import HAZARD, MARKUP, MEASURES, REPORT, SOURCE_NAME, VILLAGE, VILLAGE_NAME, hostile_town
+from hostile_text import (
+    HAZARD,
+    MARKUP,
+    MEASURES,
+    REPORT,
+    SOURCE_NAME,
+    VILLAGE,
+    VILLAGE_NAME,
+    hostile_town,
+    plant,
+    village_outline,
+)
 
 from api.catalog import Catalog
 from api.main import create_app
@@ -39,25 +50,9 @@ def served(request, tmp_path_factory) -> Iterator[dict]:
     ):
         token = client.post("/auth/token", data={"username": "admin", "password": PASSWORD}).json()["access_token"]
         bearer = {"Authorization": f"Bearer {token}"}
-        villages = client.get("/collections/villages/items", params={"limit": 100}).json()["features"]
-        outline = shapely.geometry.shape(next(f for f in villages if f["properties"]["code"] == VILLAGE)["geometry"])
-        spot = outline.representative_point()
-        new = {**HAZARD, "lon": spot.x, "lat": spot.y, "sector": "fire", "channel": "department_inspection"}
-        registered = client.post("/ledger/hazards", json=new, headers=bearer)
-        assert registered.status_code == 201, registered.text
-        fid = registered.json()["id"]
-        edit = {"action": "edit", "version": 1,
-                "fields": {"measures": MEASURES, "linked_layer": "risk_sources", "linked_fid": source}}  # fmt: skip
-        assert client.post(f"/ledger/hazards/{fid}/steps", json=edit, headers=bearer).status_code == 200
-        report = client.post("/reports", json={"lon": spot.x + 1e-4, "lat": spot.y, "description": REPORT})
-        assert report.status_code == 201, report.text
-        reports = client.get("/ledger/reports", headers=bearer).json()["reports"]
-        (pending,) = [r for r in reports if r["description"] == REPORT]
-        filing = {"sector": "fire", "responsible_unit": "村委会", "responsible_person": "赵六"}
-        accepted = client.post(f"/ledger/reports/{pending['id']}/accept", json=filing, headers=bearer)
-        assert accepted.status_code == 201, accepted.text
-        yield {"client": client, "bearer": bearer, "hazard": fid, "report_hazard": accepted.json()["hazard_id"],
-               "source": source, "location": location, "spot": spot}  # fmt: skip
+        spot = village_outline(client).representative_point()
+        planted = plant(client, bearer, source, spot, shapely.Point(spot.x + 1e-4, spot.y))
+        yield {"client": client, "bearer": bearer, **planted, "source": source, "location": location, "spot": spot}
 
 
 def _no_markup(text: str, where: str) -> None:
