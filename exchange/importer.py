@@ -9,7 +9,6 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from pydantic import ValidationError
 from pyproj import CRS
@@ -245,10 +244,8 @@ def _import(
             report,
         )
     if props:
-        frame = frame_from_properties(layer, props, geoms)
-        report.fids = store.append(layer, frame)
+        report.fids = store.append(layer, frame_from_properties(layer, props, geoms))
         report.written = len(report.fids)
-        report.frame = frame.set_axis(pd.Index(report.fids, dtype="int64", name="fid"))
     return report
 
 

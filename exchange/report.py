@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -37,8 +36,6 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
     #: Rows whose invalid geometry was repaired on request (import with repair): what was wrong, and the result.
     repaired: list[RowProblem] = field(default_factory=list)
-    #: The rows as stored, indexed by their new fids, so a running service can serve them without reading back.
-    frame: Any = None
 
     @property
     def valid(self) -> int:

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any, Literal
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Query, Response
 
 from analysis import runs
@@ -41,7 +42,8 @@ Measures = Annotated[list[str] | None, Query(description="only these measures (d
 
 
 class Served:
-    """A run's inputs from the layers being served, its result written through the store and served at once.
+    """A run's (or an import's) inputs from the layers being served, its result written through the store and served
+    at once.
 
     Reading the file again would mean GDAL opening it under the service's sqlite3 connections, which two SQLite
     libraries in one process cannot share safely; the catalogue already holds every layer as stored.
@@ -55,10 +57,22 @@ class Served:
         """The layer as the service holds it."""
         return self.cat[layer.id].frame.copy()
 
+    def has(self, layer: Layer) -> bool:
+        """Every declared layer is served."""
+        return layer.id in self.cat
+
     def replace(self, layer: Layer, frame) -> None:
         """Store the result, then serve it."""
         self.store.replace(layer, frame)
         self.cat.replace(layer.id, LayerData.build(layer, frame))
+
+    def append(self, layer: Layer, frame) -> list[int]:
+        """Store new rows (an import), then serve them with the old; their new fids."""
+        fids = self.store.append(layer, frame)
+        added = frame.set_axis(pd.Index(fids, dtype="int64", name="fid"))
+        served = self.cat[layer.id].frame
+        self.cat.replace(layer.id, LayerData.build(layer, pd.concat([served, added[served.columns]])))
+        return fids
 
 
 def _records(frame) -> list[dict[str, Any]]:

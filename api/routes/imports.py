@@ -15,22 +15,20 @@ import threading
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.access import TownOffice
-from api.catalog import LayerData
 from api.errors import ImportRefused, InvalidParameter, PayloadTooLarge
 from api.params import SettingsDep
+from api.routes.analysis import Served
 from api.routes.ogc import CatalogDep
 from exchange.errors import ExchangeError, ImportRejected
 from exchange.importer import import_file
 from exchange.limits import ImportLimits, megabytes
 from exchange.report import ImportReport
 from layers import get_layer
-from store import open_store
 
 router = APIRouter(prefix="/collections", tags=["import 导入"])
 
@@ -101,11 +99,12 @@ def _safe(text: str) -> str:
 
 
 def _import(cat, settings, layer, path, crs, skip_invalid, repair, source_layer) -> ImportReport:
-    """Check and store under the import lock, then serve the new rows with the old."""
+    """Check and store under the import lock; Served reads what is stored from the served layers and serves the new
+    rows at once, never having GDAL open a file the service holds (store/gpkg_rows.py)."""
     with _one_at_a_time:
         try:
             report = import_file(
-                _Served(cat, open_store(settings.location)),
+                Served(cat, settings),
                 layer,
                 path,
                 crs=crs,
@@ -120,30 +119,7 @@ def _import(cat, settings, layer, path, crs, skip_invalid, repair, source_layer)
             raise ImportRefused(exc.message, _refused_rows(exc.report)) from None
         except ExchangeError as exc:  # the file as a whole: unreadable, too large, columns or CRS that do not fit
             raise ImportRefused(exc.message) from None
-        if report.written:
-            served = cat[layer.id]
-            cat.replace(layer.id, LayerData.build(layer, pd.concat([served.frame, report.frame[served.frame.columns]])))
         return report
-
-
-class _Served:
-    """The store as a running service must use it for an import: what is stored is read from the layers it serves,
-    and rows are added through the store's own connections, never by GDAL opening the file (store/gpkg_rows.py)."""
-
-    def __init__(self, cat, store) -> None:
-        self.cat, self.store = cat, store
-
-    def has(self, layer) -> bool:
-        """Every layer is served."""
-        return True
-
-    def read(self, layer):
-        """The layer as the service holds it (for the codes already taken)."""
-        return self.cat[layer.id].frame
-
-    def append(self, layer, frame) -> list[int]:
-        """Stored in one transaction; the caller serves the rows."""
-        return self.store.append(layer, frame)
 
 
 def _refused_rows(report: ImportReport) -> dict[str, Any]:
