@@ -1,9 +1,10 @@
 """File import over HTTP (导入): the town office sends the Shapefile, spreadsheet or GeoJSON it has, and gets back the
 same row-by-row report as `onemap import`, with the same checks and the same all-or-nothing rule.
 
-The upload is limited before it is read (api/limits.py) and again while it is copied to a private temporary folder
-outside any served path; the file's own name is never used as a path. One import runs at a time per process, so two
-uploads cannot interleave their rows, and the new features are served the moment they are stored.
+The upload's size is limited before it is read (api/limits.py), the file's by the import itself. It is copied to
+a private temporary folder outside any served path; the file's own name is never used as a path. One import runs at
+a time per process, so two uploads cannot interleave their rows, and the new features are served the moment they
+are stored.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.access import TownOffice
-from api.errors import ImportRefused, InvalidParameter, PayloadTooLarge
+from api.errors import ImportRefused, InvalidParameter
 from api.params import SettingsDep
 from api.routes.analysis import Served
 from api.routes.ogc import CatalogDep
 from exchange.errors import ExchangeError, ImportRejected
 from exchange.importer import import_file
-from exchange.limits import ImportLimits, megabytes
+from exchange.limits import ImportLimits
 from exchange.report import ImportReport
 from layers import get_layer
 
@@ -62,18 +63,17 @@ async def import_upload(
         raise InvalidParameter(f"图层 {layer.id} 由分析生成，不能导入 (layer {layer.id} is computed, not imported)")
     if layer.id == "hazards":
         raise InvalidParameter("隐患请通过 POST /ledger/hazards 登记，以留下完整记录 (register hazards via the ledger)")
-    limits = ImportLimits.from_settings(settings)
     folder = Path(tempfile.mkdtemp(prefix="onemap-import-"))
     try:
-        path = await _save(file, folder, limits)
+        path = await _save(file, folder)
         report = await run_in_threadpool(_import, cat, settings, layer, path, crs, skip_invalid, repair, source_layer)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return JSONResponse(_report_json(report), status_code=201)
 
 
-async def _save(upload: UploadFile, folder: Path, limits: ImportLimits) -> Path:
-    """Copy the upload under a name of our own, keeping only its kind, and stop at the size limit."""
+async def _save(upload: UploadFile, folder: Path) -> Path:
+    """Copy the upload under a name of our own, keeping only its kind (its size was bounded on the way in)."""
     suffix = Path(upload.filename or "").suffix.lower()
     if suffix not in SUFFIXES:
         raise InvalidParameter(
@@ -81,15 +81,8 @@ async def _save(upload: UploadFile, folder: Path, limits: ImportLimits) -> Path:
             f"(unsupported file type; send one of {', '.join(SUFFIXES)}, a Shapefile zipped with its parts)"
         )
     path = folder / f"upload{suffix}"
-    size = 0
     with path.open("wb") as out:
         while chunk := await upload.read(CHUNK):
-            size += len(chunk)
-            if size > limits.max_bytes:
-                raise PayloadTooLarge(
-                    f"文件超过导入上限 {megabytes(limits.max_bytes)} (the file is over the import limit of "
-                    f"{megabytes(limits.max_bytes)}: split it)"
-                )
             out.write(chunk)
     return path
 
